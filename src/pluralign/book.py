@@ -1,0 +1,250 @@
+"""Run the chapters with papermill and build the book with Jupyter Book 1.
+
+The committed chapters carry no outputs. `run_book` checks every parameter first, executes the
+chapters in `_toc.yml` order into a staging copy of the book (`_build/book`), stops at the first
+failing chapter, then builds `_build/html` from the executed copies with a strict Sphinx build.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pluralign.parameters import (
+    Parameter,
+    ParameterError,
+    check_value,
+    notebook_parameters,
+    parse_cli_value,
+)
+from pluralign.paths import project_root
+
+#: Files and folders of the book's source copied into the staging tree (chapters are executed).
+BOOK_FILES = ("_config.yml", "_toc.yml", "intro.md", "references.bib", "_static")
+STRICT_BUILD_FLAGS = ("-W", "-n", "--keep-going")
+
+
+class ChapterFailedError(RuntimeError):
+    """A chapter raised; carries the chapter and its traceback text."""
+
+    def __init__(self, chapter: str, traceback: str):
+        self.chapter = chapter
+        self.traceback = traceback
+        super().__init__(f"chapter {chapter} failed:\n{traceback}")
+
+
+class BookBuildError(RuntimeError):
+    """Jupyter Book reported warnings or errors (the build is strict)."""
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A notebook in the table of contents and the parameters its parameters cell declares."""
+
+    stem: str
+    path: Path
+    parameters: dict[str, Parameter]
+
+
+@dataclass
+class Profile:
+    """A named set of parameter values: `parameters` go to every chapter that declares the name,
+    `chapters` to one chapter each."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    chapters: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def toc_files(toc: dict[str, Any]) -> list[str]:
+    """Every `file:` entry of a Jupyter Book table of contents, in reading order."""
+    files = [toc["root"]] if "root" in toc else []
+    for key in ("chapters", "sections", "parts"):
+        for entry in toc.get(key, []):
+            if "file" in entry:
+                files.append(entry["file"])
+            files.extend(toc_files({k: v for k, v in entry.items() if k != "file"}))
+    return files
+
+
+def chapters(root: Path | None = None) -> list[Chapter]:
+    """The notebooks of `_toc.yml`, in order, with their declared parameters."""
+    root = root or project_root()
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    found = []
+    for entry in toc_files(toc):
+        path = root / f"{entry}.ipynb"
+        if path.is_file():
+            found.append(Chapter(path.stem, path, notebook_parameters(path)))
+    return found
+
+
+def profile_path(name: str, root: Path | None = None) -> Path:
+    return (root or project_root()) / "configs" / "profiles" / f"{name}.yml"
+
+
+def profile_names(root: Path | None = None) -> list[str]:
+    folder = (root or project_root()) / "configs" / "profiles"
+    return sorted(path.stem for path in folder.glob("*.yml"))
+
+
+def load_profile(name: str, root: Path | None = None) -> Profile:
+    path = profile_path(name, root)
+    if not path.is_file():
+        raise ParameterError(
+            f"unknown profile {name!r}; profiles: {', '.join(profile_names(root))}"
+        )
+    data = yaml.safe_load(path.read_text()) or {}
+    unknown = set(data) - {"description", "parameters", "chapters"}
+    if unknown:
+        raise ParameterError(f"{path}: unknown keys {sorted(unknown)}")
+    return Profile(
+        name=name,
+        description=data.get("description", ""),
+        parameters=data.get("parameters") or {},
+        chapters=data.get("chapters") or {},
+    )
+
+
+def valid_parameters_text(book: list[Chapter]) -> str:
+    lines = []
+    for chapter in book:
+        lines.append(f"  {chapter.stem}:")
+        lines.extend(f"    {parameter.describe()}" for parameter in chapter.parameters.values())
+    return "\n".join(lines)
+
+
+def resolve_parameters(
+    book: list[Chapter], profile: Profile, overrides: list[tuple[str, str]]
+) -> dict[str, dict[str, Any]]:
+    """Each chapter's parameter values: profile, then `-p` overrides; every one checked.
+
+    An unknown name or a value of the wrong type raises `ParameterError` listing the valid
+    parameters, before any chapter runs.
+    """
+    problems: list[str] = []
+    values: dict[str, dict[str, Any]] = {chapter.stem: {} for chapter in book}
+    by_stem = {chapter.stem: chapter for chapter in book}
+
+    def assign(chapter: Chapter, name: str, value: Any, origin: str) -> None:
+        try:
+            check_value(name, chapter.parameters[name].annotation, value)
+            values[chapter.stem][name] = value
+        except ParameterError as error:
+            problems.append(f"{origin}: {chapter.stem}: {error}")
+
+    for name, value in profile.parameters.items():
+        declaring = [chapter for chapter in book if name in chapter.parameters]
+        if not declaring:
+            problems.append(f"profile {profile.name}: no chapter declares parameter {name!r}")
+        for chapter in declaring:
+            assign(chapter, name, value, f"profile {profile.name}")
+    for stem, chapter_values in profile.chapters.items():
+        if stem not in by_stem:
+            problems.append(f"profile {profile.name}: no chapter {stem!r} in _toc.yml")
+            continue
+        for name, value in (chapter_values or {}).items():
+            if name not in by_stem[stem].parameters:
+                problems.append(f"profile {profile.name}: {stem} has no parameter {name!r}")
+            else:
+                assign(by_stem[stem], name, value, f"profile {profile.name}")
+    for name, text in overrides:
+        declaring = [chapter for chapter in book if name in chapter.parameters]
+        if not declaring:
+            problems.append(f"-p {name}: no chapter declares parameter {name!r}")
+        for chapter in declaring:
+            try:
+                value = parse_cli_value(chapter.parameters[name].annotation, text)
+            except yaml.YAMLError as error:
+                problems.append(f"-p {name}: cannot parse {text!r}: {error}")
+                continue
+            assign(chapter, name, value, f"-p {name}")
+    if problems:
+        raise ParameterError(
+            "\n".join(problems) + "\nValid parameters:\n" + valid_parameters_text(book)
+        )
+    return values
+
+
+def stage_book_sources(root: Path, staging: Path) -> None:
+    """Copy the book's non-notebook sources into the staging tree (chapters are executed there)."""
+    if staging.exists():
+        shutil.rmtree(staging)
+    (staging / "chapters").mkdir(parents=True)
+    for name in BOOK_FILES:
+        source = root / name
+        if source.is_dir():
+            shutil.copytree(source, staging / name)
+        elif source.is_file():
+            shutil.copy2(source, staging / name)
+    for markdown in (root / "chapters").glob("*.md"):
+        shutil.copy2(markdown, staging / "chapters" / markdown.name)
+
+
+def execute_chapter(chapter: Chapter, output: Path, parameters: dict[str, Any], root: Path) -> None:
+    """Run one chapter with papermill (kernel `python3`, working directory = project root)."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        papermill.execute_notebook(
+            str(chapter.path),
+            str(output),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(root),
+            progress_bar=False,
+        )
+    except PapermillExecutionError as error:
+        raise ChapterFailedError(
+            chapter.stem, "\n".join(error.traceback) or f"{error.ename}: {error.evalue}"
+        ) from None
+
+
+def build_html(staging: Path, output_root: Path) -> Path:
+    """Strict Jupyter Book build of the staging tree into `<output_root>/_build/html`."""
+    executable = Path(sys.executable).parent / "jupyter-book"
+    command = [str(executable), "build", str(staging), "--path-output", str(output_root)]
+    result = subprocess.run(
+        [*command, *STRICT_BUILD_FLAGS], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise BookBuildError(
+            f"jupyter-book build failed:\n{result.stdout[-6000:]}{result.stderr[-6000:]}"
+        )
+    html = output_root / "_build" / "html"
+    (html / ".nojekyll").touch()
+    return html
+
+
+def run_book(
+    profile_name: str = "quick",
+    overrides: list[tuple[str, str]] | None = None,
+    output_root: Path | None = None,
+    on_chapter: Callable[[Chapter, int, int], None] | None = None,
+) -> Path:
+    """Check parameters, execute every chapter, build the HTML; return the html folder."""
+    root = project_root()
+    output_root = (output_root or root).resolve()
+    book = chapters(root)
+    profile = load_profile(profile_name, root)
+    values = resolve_parameters(book, profile, overrides or [])
+    staging = output_root / "_build" / "book"
+    stage_book_sources(root, staging)
+    os.environ["PLURALIGN_PROFILE"] = profile.name
+    for index, chapter in enumerate(book):
+        if on_chapter is not None:
+            on_chapter(chapter, index, len(book))
+        execute_chapter(
+            chapter, staging / "chapters" / chapter.path.name, values[chapter.stem], root
+        )
+    return build_html(staging, output_root)

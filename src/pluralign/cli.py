@@ -1,0 +1,149 @@
+"""The `pluralign` command line: build the book, fetch and export ratings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pluralign.parameters import ParameterError
+
+app = typer.Typer(
+    help="Whose feedback? Re-run the study and build the book.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Rating datasets: fetch, list, export.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console(stderr=True)
+
+EXIT_BAD_INPUT = 2
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+    console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def parameter_pairs(arguments: list[str]) -> list[tuple[str, str]]:
+    """`-p NAME VALUE` pairs, as papermill takes them (typer has no two-value repeatable option)."""
+    pairs = []
+    rest = list(arguments)
+    while rest:
+        flag = rest.pop(0)
+        if flag not in ("-p", "--parameter") or len(rest) < 2:
+            _fail(f"unexpected {flag!r}: parameters are given as -p NAME VALUE")
+        pairs.append((rest.pop(0), rest.pop(0)))
+    return pairs
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    epilog="Parameters: -p NAME VALUE (repeatable); VALUE is read as YAML, e.g. "
+    "-p datasets '[\"popquorn\"]'.",
+)
+def book(
+    context: typer.Context,
+    profile: Annotated[
+        str, typer.Option(help="configs/profiles/<name>.yml: smoke, quick or full")
+    ] = "quick",
+    output: Annotated[
+        Path | None, typer.Option(help="write _build/ under this folder (default: project root)")
+    ] = None,
+) -> None:
+    """Execute every chapter with papermill (in _toc.yml order), then build the HTML book."""
+    from pluralign.book import BookBuildError, ChapterFailedError, run_book
+
+    overrides = parameter_pairs(context.args)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} chapters"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("checking parameters", total=None)
+
+        def on_chapter(chapter, index, total):
+            progress.update(
+                task, description=f"running {chapter.stem}", completed=index, total=total
+            )
+
+        try:
+            html = run_book(profile, overrides, output, on_chapter=on_chapter)
+        except ParameterError as error:
+            progress.stop()
+            _fail(str(error))
+        except ChapterFailedError as error:
+            progress.stop()
+            console.print(f"[bold red]chapter {error.chapter} failed[/]")
+            console.print(error.traceback, markup=False, highlight=False)
+            raise typer.Exit(1) from None
+        except BookBuildError as error:
+            progress.stop()
+            console.print(str(error), markup=False, highlight=False)
+            raise typer.Exit(1) from None
+        progress.update(task, description="built", completed=progress.tasks[0].total or 0)
+    console.print(f"book: {html / 'index.html'}")
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """List the named datasets and where their files come from."""
+    from pluralign.data.loaders import DATASETS
+
+    for dataset in DATASETS.values():
+        files = ", ".join(f"{source}/{file}" for source, file in dataset.files) or "shipped"
+        typer.echo(f"{dataset.name:15} {dataset.description} [{files}]")
+
+
+@data_app.command("fetch")
+def data_fetch(
+    source: Annotated[
+        str, typer.Argument(help="a manifest source (popquorn, sap2022, sbic_v2) or 'all'")
+    ],
+) -> None:
+    """Download a source's files from their commit-pinned URLs, checking each sha256."""
+    from pluralign.data.sources import ChecksumMismatchError, fetch, sources
+
+    names = sources() if source == "all" else [source]
+    for name in names:
+        try:
+            for path in fetch(name):
+                typer.echo(f"{name}: {path}")
+        except KeyError as error:
+            _fail(str(error.args[0]))
+        except ChecksumMismatchError as error:
+            _fail(str(error))
+        except OSError as error:
+            _fail(f"{name}: download failed: {error}", code=1)
+
+
+@data_app.command("export")
+def data_export(
+    name_or_path: Annotated[
+        str, typer.Argument(help="a dataset name or a study-format CSV/Parquet file")
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="the Parquet file to write")],
+) -> None:
+    """Write the validated long ratings table of a dataset or file to Parquet."""
+    from pluralign.data.loaders import load_ratings
+    from pluralign.data.schema import RatingsValidationError
+    from pluralign.data.sources import ChecksumMismatchError, DatasetUnavailableError
+
+    try:
+        table = load_ratings(name_or_path)
+    except (RatingsValidationError, ChecksumMismatchError, DatasetUnavailableError) as error:
+        _fail(str(error))
+    except FileNotFoundError as error:
+        _fail(str(error))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(output, index=False)
+    typer.echo(f"{len(table)} ratings -> {output}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,356 @@
+"""Loaders: every ratings source mapped onto the long schema (one row per rating).
+
+`load_ratings(name_or_path)` is the one entry point the CLI and the chapters use. Names are the
+datasets in `DATASETS`; anything else is read as a study-format file (CSV or Parquet with the
+schema's columns). Every table is validated before it is returned, and carries its provenance in
+`table.attrs` (dataset name, sha256 of the files it came from, whether it is simulated).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pluralign.data.normalise import (
+    age_group_from_bin,
+    age_group_from_years,
+    normalise_country,
+    normalise_education,
+    normalise_gender,
+    normalise_political,
+    normalise_race,
+    political_from_scale,
+)
+from pluralign.data.schema import (
+    COLUMNS,
+    DEMOGRAPHICS,
+    REQUIRED_TEXT,
+    Problem,
+    RatingsValidationError,
+    validate_ratings,
+)
+from pluralign.data.sources import file_sha256, resolve_file
+from pluralign.paths import project_root
+
+#: The dataset-level prompt for standalone texts: each comment or post is the `response`.
+STANDALONE_PROMPTS = {
+    "popquorn": "Rate this Reddit comment for how offensive it is (POPQUORN offensiveness task).",
+    "sap2022-large": "Rate this social-media post (Annotators with Attitudes, large-scale study).",
+    "sap2022-small": "Rate this social-media post (Annotators with Attitudes, small-scale study).",
+    "sbic": "Is this social-media post offensive? (Social Bias Inference Corpus v2)",
+}
+
+#: Sap et al.'s rating columns and the schema dimension each one becomes.
+SAP_DIMENSIONS = {"toany": "toxicity", "racist": "stereotypical_bias"}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A named ratings source: its loader, the manifest files it reads, a one-line description."""
+
+    name: str
+    description: str
+    files: tuple[tuple[str, str], ...]
+    loader: Callable[[], pd.DataFrame]
+    simulated: bool = False
+
+
+def _text_id(prefix: str, text: str) -> str:
+    return f"{prefix}-{hashlib.sha1(text.encode()).hexdigest()[:12]}"
+
+
+def _frame(index: pd.Index, **columns: object) -> pd.DataFrame:
+    table = pd.DataFrame({name: columns.get(name) for name in COLUMNS}, index=index)
+    for name in DEMOGRAPHICS:
+        table[name] = table[name].astype(object).where(table[name].notna(), None)
+    return table
+
+
+def load_popquorn() -> pd.DataFrame:
+    """POPQUORN offensiveness: one 1–5 rating per (rater, Reddit comment) → toxicity."""
+    raw = pd.read_csv(resolve_file("popquorn", "offensiveness_raw_data.csv"))
+    raw.index = raw.index + 2  # the file's line number (header is line 1)
+    table = _frame(
+        raw.index,
+        rating_id="popquorn-" + (raw.index - 1).astype(str),
+        participant_id="popquorn-" + raw["user_id"].astype(str),
+        gender=raw["gender"].map(normalise_gender),
+        race=raw["race"].map(normalise_race),
+        age_group=raw["age"].map(age_group_from_bin),
+        education=raw["education"].map(normalise_education),
+        prompt_id="popquorn",
+        prompt=STANDALONE_PROMPTS["popquorn"],
+        response_id="popquorn-" + raw["instance_id"].astype(str),
+        response=raw["text"],
+        dimension="toxicity",
+        score=raw["offensiveness"].astype(float),
+        scale="5pt",
+    )
+    return validate_ratings(table, "popquorn/offensiveness_raw_data.csv")
+
+
+def _load_sap(name: str, file: str, rater: str, item: Callable[[pd.DataFrame], pd.Series]):
+    raw = pd.read_csv(resolve_file("sap2022", file))
+    raw.index = raw.index + 2
+    ages = raw["annotatorAge"] if "annotatorAge" in raw else pd.Series(None, index=raw.index)
+    parts = []
+    for column, dimension in SAP_DIMENSIONS.items():
+        parts.append(
+            _frame(
+                raw.index,
+                rating_id=f"{name}-" + (raw.index - 1).astype(str) + f"-{column}",
+                participant_id=f"{name}-" + raw[rater].astype(str),
+                gender=raw["annotatorGender"].map(normalise_gender),
+                race=raw["annotatorRace"].map(normalise_race),
+                political=raw["annotatorPolitics"].map(political_from_scale),
+                age_group=ages.map(age_group_from_years),
+                prompt_id=name,
+                prompt=STANDALONE_PROMPTS[name],
+                response_id=item(raw),
+                response=raw["tweet"],
+                dimension=dimension,
+                score=raw[column].astype(float),
+                scale="5pt",
+            )
+        )
+    return validate_ratings(pd.concat(parts), f"sap2022/{file}")
+
+
+def load_sap2022_large() -> pd.DataFrame:
+    """Annotators with Attitudes, large-scale: `toany` → toxicity, `racist` → stereotypical bias."""
+    return _load_sap(
+        "sap2022-large",
+        "largeScale.csv",
+        "annId",
+        lambda raw: "sap2022-large-" + raw["postId"].astype(str),
+    )
+
+
+def load_sap2022_small() -> pd.DataFrame:
+    """Annotators with Attitudes, small-scale: 12 posts, each rated by all 641 raters.
+
+    Its `postId` does not identify a post (12 texts share 4 ids), so the text's hash does.
+    """
+    return _load_sap(
+        "sap2022-small",
+        "smallScale.csv",
+        "annID",
+        lambda raw: raw["tweet"].map(lambda text: _text_id("sap2022-small", text)),
+    )
+
+
+def load_sbic() -> pd.DataFrame:
+    """SBIC v2 dev split: one 0 / 0.5 / 1 offensiveness rating per (worker, post) → toxicity.
+
+    The file has one row per (worker, post, implied stereotype); rows are collapsed to the first of
+    each (WorkerId, HITId), and pairs without an offensiveness answer are dropped.
+    """
+    raw = pd.read_csv(resolve_file("sbic_v2", "SBIC.v2.dev.csv"))
+    raw.index = raw.index + 2
+    raw = raw[~raw.duplicated(["WorkerId", "HITId"], keep="first")]
+    raw = raw[raw["offensiveYN"].notna()]
+    table = _frame(
+        raw.index,
+        rating_id="sbic-" + raw["WorkerId"].astype(str) + "-" + raw["HITId"].astype(str),
+        participant_id="sbic-" + raw["WorkerId"].astype(str),
+        gender=raw["annotatorGender"].map(normalise_gender),
+        race=raw["annotatorRace"].map(normalise_race),
+        political=raw["annotatorPolitics"].map(normalise_political),
+        age_group=raw["annotatorAge"].map(age_group_from_years),
+        prompt_id="sbic",
+        prompt=STANDALONE_PROMPTS["sbic"],
+        response_id="sbic-" + raw["HITId"].astype(str),
+        response=raw["post"],
+        dimension="toxicity",
+        score=raw["offensiveYN"].astype(float),
+        scale="3pt",
+    )
+    return validate_ratings(table, "sbic_v2/SBIC.v2.dev.csv")
+
+
+def example_study_path() -> Path:
+    return project_root() / "data" / "examples" / "study_example.csv"
+
+
+def load_example() -> pd.DataFrame:
+    return read_study_file(example_study_path())
+
+
+DATASETS: dict[str, Dataset] = {
+    dataset.name: dataset
+    for dataset in (
+        Dataset(
+            "popquorn",
+            "POPQUORN offensiveness task (Pei & Jurgens 2023): Reddit comments, US Prolific raters",
+            (("popquorn", "offensiveness_raw_data.csv"),),
+            load_popquorn,
+        ),
+        Dataset(
+            "sap2022-large",
+            "Annotators with Attitudes, large-scale study (Sap et al. 2022): posts, US raters",
+            (("sap2022", "largeScale.csv"),),
+            load_sap2022_large,
+        ),
+        Dataset(
+            "sap2022-small",
+            "Annotators with Attitudes, small-scale study (Sap et al. 2022): 12 posts, 641 raters",
+            (("sap2022", "smallScale.csv"),),
+            load_sap2022_small,
+        ),
+        Dataset(
+            "sbic",
+            "Social Bias Inference Corpus v2, dev split (Sap et al. 2020): posts, US MTurk raters",
+            (("sbic_v2", "SBIC.v2.dev.csv"),),
+            load_sbic,
+        ),
+        Dataset(
+            "example",
+            "The small study-format example shipped in data/examples (written for the project)",
+            (),
+            load_example,
+        ),
+    )
+}
+
+
+def dataset_names() -> list[str]:
+    return list(DATASETS)
+
+
+def load_ratings(name_or_path: str | Path) -> pd.DataFrame:
+    """The validated long table of a named dataset or a study-format file, with provenance attrs."""
+    key = str(name_or_path)
+    if key in DATASETS:
+        dataset = DATASETS[key]
+        table = dataset.loader()
+        if dataset.files:
+            paths = [resolve_file(source, file) for source, file in dataset.files]
+        else:
+            paths = [example_study_path()]
+        table.attrs.update(
+            dataset=dataset.name,
+            simulated=dataset.simulated,
+            sha256=combined_sha256(paths),
+        )
+        return table
+    path = Path(key)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{key!r} is neither a dataset ({', '.join(DATASETS)}) nor an existing file"
+        )
+    table = read_study_file(path)
+    table.attrs.update(dataset=path.stem, simulated=False, sha256=file_sha256(path))
+    return table
+
+
+def combined_sha256(paths: list[Path]) -> str:
+    """One sha256 for a dataset: of a single file, or of its files' sha256s in order."""
+    if len(paths) == 1:
+        return file_sha256(paths[0])
+    return hashlib.sha256("".join(file_sha256(path) for path in paths).encode()).hexdigest()
+
+
+def _read_study_csv(path: Path) -> tuple[pd.DataFrame, list[Problem]]:
+    """Read every field as text, index = the line each record starts on; bad records → problems."""
+    problems: list[Problem] = []
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return pd.DataFrame(), [Problem(str(path), None, None, "", "the file is empty")]
+        records, lines = [], []
+        start = reader.line_num + 1
+        for record in reader:
+            if record and len(record) != len(header):
+                problems.append(
+                    Problem(
+                        str(path),
+                        start,
+                        None,
+                        "",
+                        f"unparseable row: {len(record)} fields where the header has {len(header)}",
+                    )
+                )
+            elif record:
+                records.append(record)
+                lines.append(start)
+            start = reader.line_num + 1
+    return pd.DataFrame(records, columns=header, index=lines, dtype=object), problems
+
+
+def read_study_file(path: Path) -> pd.DataFrame:
+    """Read and validate a study-format file (CSV or Parquet); raise with every problem found.
+
+    Rows are numbered as the file's lines for CSV (header = line 1) and from 1 for Parquet.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        table = pd.read_parquet(path)
+        table.index = pd.RangeIndex(1, len(table) + 1)
+        problems: list[Problem] = []
+    else:
+        table, problems = _read_study_csv(path)
+    return _validate_study_table(table, str(path), problems)
+
+
+def _validate_study_table(table: pd.DataFrame, file: str, problems: list[Problem]) -> pd.DataFrame:
+    table = table.copy()
+    for column in table.columns:
+        if column != "score":
+            text = (
+                table[column]
+                .astype(object)
+                .map(lambda value: None if pd.isna(value) else str(value))
+            )
+            table[column] = text.map(
+                lambda value: None if value is None or not value.strip() else value
+            )
+    normalisers = {
+        "country": normalise_country,
+        "gender": normalise_gender,
+        "race": normalise_race,
+        "political": normalise_political,
+        "age_group": age_group_from_bin,
+        "education": normalise_education,
+    }
+    for column, normalise in normalisers.items():
+        if column in table:
+            table[column] = table[column].map(normalise).astype(object)
+    if "score" in table:
+        raw_score = table["score"]
+        number = pd.to_numeric(raw_score, errors="coerce")
+        unparseable = number.isna() & raw_score.notna() & (raw_score.astype(str).str.strip() != "")
+        for row, value in raw_score[unparseable].items():
+            problems.append(Problem(file, int(row), "score", str(value), "not a number"))
+        table["score"] = number.astype(float)
+    try:
+        validated = validate_ratings(table, file)
+    except RatingsValidationError as error:
+        raise RatingsValidationError(file, _merge(problems, error.problems)) from None
+    if problems:
+        raise RatingsValidationError(file, problems)
+    return validated
+
+
+def _merge(first: list[Problem], second: list[Problem]) -> list[Problem]:
+    """Both lists, without a second report of a cell the first already explains."""
+    seen = {(problem.row, problem.column) for problem in first}
+    merged = first + [problem for problem in second if (problem.row, problem.column) not in seen]
+    merged.sort(key=lambda problem: (problem.row is not None, problem.row or 0))
+    return merged
+
+
+__all__ = [
+    "DATASETS",
+    "REQUIRED_TEXT",
+    "Dataset",
+    "dataset_names",
+    "load_ratings",
+    "read_study_file",
+]

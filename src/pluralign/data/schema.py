@@ -1,0 +1,194 @@
+"""The long ratings table: one row per rating, validated with pandera.
+
+Every dataset, real or simulated, is mapped onto this one table before anything reads it
+(DESIGN §4.1). A table that fails validation raises `RatingsValidationError`, which lists every
+problem with its file, row, column, value and rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import pandera.pandas as pa
+
+DIMENSIONS: tuple[str, ...] = (
+    "toxicity",
+    "emotional_awareness",
+    "sensitivity",
+    "stereotypical_bias",
+    "helpfulness",
+)
+
+#: The values each rating scale allows. SBIC's offensiveness stays a 3-level scale.
+SCALE_VALUES: dict[str, tuple[float, ...]] = {
+    "5pt": (1.0, 2.0, 3.0, 4.0, 5.0),
+    "binary": (0.0, 1.0),
+    "3pt": (0.0, 0.5, 1.0),
+}
+
+GENDERS = ("female", "male", "nonbinary")
+RACES = (
+    "white",
+    "black",
+    "asian",
+    "hispanic",
+    "native_american",
+    "pacific_islander",
+    "middle_eastern",
+    "multiracial",
+    "other",
+)
+POLITICAL = ("liberal", "moderate", "conservative", "other")
+AGE_GROUPS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
+EDUCATION = ("less_than_high_school", "high_school", "college", "graduate", "other")
+
+REQUIRED_TEXT = (
+    "rating_id",
+    "participant_id",
+    "prompt_id",
+    "prompt",
+    "response_id",
+    "response",
+    "dimension",
+    "scale",
+)
+DEMOGRAPHICS = ("country", "gender", "race", "political", "age_group", "education")
+COLUMNS: tuple[str, ...] = (
+    "rating_id",
+    "participant_id",
+    *DEMOGRAPHICS,
+    "prompt_id",
+    "prompt",
+    "response_id",
+    "response",
+    "dimension",
+    "score",
+    "scale",
+)
+
+MAX_PROBLEMS_SHOWN = 20
+
+
+def _one_of(values: tuple[str, ...]) -> pa.Check:
+    return pa.Check.isin(values, error=f"must be one of: {', '.join(values)}")
+
+
+def _score_fits_scale(table: pd.DataFrame) -> pd.Series:
+    allowed = table["scale"].map(SCALE_VALUES)
+    fits = [
+        values is not None and not isinstance(values, float) and score in values
+        for score, values in zip(table["score"], allowed, strict=True)
+    ]
+    return (
+        pd.Series(fits, index=table.index)
+        | table["score"].isna()
+        | ~table["scale"].isin(SCALE_VALUES)
+    )
+
+
+SCORE_RULE = "score is not a value of its scale (5pt: 1-5, binary: 0/1, 3pt: 0/0.5/1)"
+
+RATINGS_SCHEMA = pa.DataFrameSchema(
+    {
+        "rating_id": pa.Column(str, nullable=False, unique=True, report_duplicates="all"),
+        "participant_id": pa.Column(str, nullable=False),
+        "country": pa.Column(
+            str,
+            nullable=True,
+            checks=pa.Check.str_matches(r"^[A-Z]{2}$", error="must be an ISO 3166 alpha-2 code"),
+        ),
+        "gender": pa.Column(str, nullable=True, checks=_one_of(GENDERS)),
+        "race": pa.Column(str, nullable=True, checks=_one_of(RACES)),
+        "political": pa.Column(str, nullable=True, checks=_one_of(POLITICAL)),
+        "age_group": pa.Column(str, nullable=True, checks=_one_of(AGE_GROUPS)),
+        "education": pa.Column(str, nullable=True, checks=_one_of(EDUCATION)),
+        "prompt_id": pa.Column(str, nullable=False),
+        "prompt": pa.Column(str, nullable=False),
+        "response_id": pa.Column(str, nullable=False),
+        "response": pa.Column(str, nullable=False),
+        "dimension": pa.Column(str, nullable=False, checks=_one_of(DIMENSIONS)),
+        "score": pa.Column(float, nullable=False),
+        "scale": pa.Column(str, nullable=False, checks=_one_of(tuple(SCALE_VALUES))),
+    },
+    checks=[pa.Check(_score_fits_scale, name="score_fits_scale", error=SCORE_RULE)],
+    strict=True,
+    ordered=False,
+    name="ratings",
+)
+
+RULES = {
+    "not_nullable": "required field is empty",
+    "field_uniqueness": "duplicate value",
+    "column_in_dataframe": "missing column",
+    "column_in_schema": "unknown column",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a ratings file: where (file, row, column), what value, which rule."""
+
+    file: str
+    row: int | None
+    column: str | None
+    value: str
+    rule: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.column:
+            where += f", column {self.column!r}"
+        shown = "" if self.value == "" else f" (value {self.value!r})"
+        return f"{where}: {self.rule}{shown}"
+
+
+class RatingsValidationError(ValueError):
+    """A ratings table broke the schema; `problems` lists every problem found."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = problems
+        shown = "\n".join(f"  - {problem}" for problem in problems[:MAX_PROBLEMS_SHOWN])
+        rest = len(problems) - MAX_PROBLEMS_SHOWN
+        more = f"\n  … and {rest} more problems" if rest > 0 else ""
+        super().__init__(f"{source}: {len(problems)} problem(s) in the ratings\n{shown}{more}")
+
+
+def _rule_text(check: str) -> str:
+    if check in RULES:
+        return RULES[check]
+    if check.startswith("dtype(") or check.startswith("coerce_dtype("):
+        return f"wrong type: expected {check.split('(', 1)[1].rstrip(')')}"
+    return check
+
+
+def problems_from_failures(file: str, failures: pd.DataFrame) -> list[Problem]:
+    """Turn pandera's failure cases into `Problem`s, one per (row, column, rule)."""
+    problems = []
+    for case in failures.itertuples(index=False):
+        rule = _rule_text(str(case.check))
+        column = None if pd.isna(case.column) else str(case.column)
+        if rule == SCORE_RULE and column != "score":
+            continue  # a wide check reports every column of a failing row; keep the score
+        if rule in ("missing column", "unknown column"):
+            problems.append(Problem(file, None, str(case.failure_case), "", rule))
+            continue
+        row = None if pd.isna(case.index) else int(case.index)
+        value = "" if pd.isna(case.failure_case) else str(case.failure_case)
+        problems.append(Problem(file, row, column, value, rule))
+    return problems
+
+
+def validate_ratings(table: pd.DataFrame, file: str) -> pd.DataFrame:
+    """Validate a long table whose index holds the source row numbers; raise with every problem."""
+    try:
+        validated = RATINGS_SCHEMA.validate(table, lazy=True)
+    except pa.errors.SchemaErrors as error:
+        problems = problems_from_failures(file, error.failure_cases)
+        unique = list(dict.fromkeys(problems))
+        unique.sort(key=lambda problem: (problem.row is not None, problem.row or 0))
+        raise RatingsValidationError(file, unique) from None
+    return validated[list(COLUMNS)].reset_index(drop=True)

@@ -1,0 +1,35 @@
+"""Shared fixtures: the project root and the local mirror of the real datasets.
+
+Tests that need the real files skip when no mirror is configured, except under CI=true, where a
+missing mirror is a failure (CI must test the loaders on the real data).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    """The dataset mirror (PLURALIGN_DATA_MIRROR); skip without it, fail without it in CI."""
+    configured = os.environ.get("PLURALIGN_DATA_MIRROR")
+    path = Path(configured) if configured else None
+    if path is None or not path.is_dir():
+        message = (
+            "no dataset mirror: set PLURALIGN_DATA_MIRROR to a folder with popquorn/, sap2022/, "
+            "sbic_v2/ (make test uses ../shared/datasets when it exists)"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

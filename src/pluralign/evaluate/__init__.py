@@ -1,0 +1,1 @@
+"""Scoring and evaluation: toxicity scorers, the emotional-awareness proxy, generation."""

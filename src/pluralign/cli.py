@@ -145,5 +145,34 @@ def data_export(
     typer.echo(f"{len(table)} ratings -> {output}")
 
 
+@data_app.command("corpus")
+def data_corpus(
+    model: Annotated[
+        str | None, typer.Option(help="base model (default: configs/corpus.yml's model)")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="folder to write (default: data/corpus)")
+    ] = None,
+    limit_prompts: Annotated[
+        int | None, typer.Option(help="use only this many prompts (half of each kind)")
+    ] = None,
+) -> None:
+    """Generate and score the response corpus (data/corpus/responses.csv and card.json)."""
+    from pluralign.data.corpus import build_corpus
+
+    card = build_corpus(output, model, limit_prompts)
+    typer.echo(
+        f"{card['responses']} responses, {card['generation_tokens_per_second']} tokens/s, "
+        f"{card['wall_seconds']} s; styles spread as required: {card['spread_holds']}"
+    )
+    for row in card["style_spread"]:
+        typer.echo(
+            f"  {row['metric']:20} {row['contrast']:22} {row['mean_difference']:+.3f} "
+            f"[{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+        )
+    if not card["spread_holds"]:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()

@@ -9,6 +9,7 @@ schema's columns). Every table is validated before it is returned, and carries i
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from pluralign.data.schema import (
     RatingsValidationError,
     validate_ratings,
 )
+from pluralign.data.simulate import simulation_sha256
 from pluralign.data.sources import file_sha256, resolve_file
 from pluralign.paths import project_root
 
@@ -173,6 +175,27 @@ def load_sbic() -> pd.DataFrame:
     return validate_ratings(table, "sbic_v2/SBIC.v2.dev.csv")
 
 
+@functools.cache
+def _simulated_tables(identity: str) -> dict[str, pd.DataFrame]:
+    """The default simulation, once per process (keyed by the sha256 of its inputs)."""
+    from pluralign.data.simulate import load_params, simulate_study
+
+    return simulate_study(load_params())
+
+
+def _simulation_identity() -> str:
+    from pluralign.data.corpus import responses_path
+    from pluralign.data.simulate import default_params_path, load_params
+
+    return simulation_sha256(default_params_path(), responses_path(), load_params().seed)
+
+
+def load_study_sim(scale: str = "5pt") -> pd.DataFrame:
+    """study-sim: SIMULATED raters in the paper's design (configs/sim/default.yml), 5-point."""
+    table = _simulated_tables(_simulation_identity())[scale]
+    return validate_ratings(table.set_index(table.index + 1), f"study-sim ({scale})")
+
+
 def example_study_path() -> Path:
     return project_root() / "data" / "examples" / "study_example.csv"
 
@@ -209,6 +232,21 @@ DATASETS: dict[str, Dataset] = {
             load_sbic,
         ),
         Dataset(
+            "study-sim",
+            "SIMULATED raters in the paper's design (1,095 US/DE participants, 25 ratings each, "
+            "5-point), rating the project's response corpus; not evidence about people",
+            (),
+            load_study_sim,
+            simulated=True,
+        ),
+        Dataset(
+            "study-sim-binary",
+            "SIMULATED: the same raters' binary ratings of the same responses",
+            (),
+            functools.partial(load_study_sim, "binary"),
+            simulated=True,
+        ),
+        Dataset(
             "example",
             "The small study-format example shipped in data/examples (written for the project)",
             (),
@@ -228,15 +266,13 @@ def load_ratings(name_or_path: str | Path) -> pd.DataFrame:
     if key in DATASETS:
         dataset = DATASETS[key]
         table = dataset.loader()
-        if dataset.files:
-            paths = [resolve_file(source, file) for source, file in dataset.files]
+        if dataset.simulated:
+            sha256 = _simulation_identity()
+        elif dataset.files:
+            sha256 = combined_sha256([resolve_file(source, file) for source, file in dataset.files])
         else:
-            paths = [example_study_path()]
-        table.attrs.update(
-            dataset=dataset.name,
-            simulated=dataset.simulated,
-            sha256=combined_sha256(paths),
-        )
+            sha256 = file_sha256(example_study_path())
+        table.attrs.update(dataset=dataset.name, simulated=dataset.simulated, sha256=sha256)
         return table
     path = Path(key)
     if not path.exists():

@@ -1,0 +1,1 @@
+"""Statistics of the ratings: gaps between groups, their uncertainty, level and discrimination."""

@@ -151,3 +151,30 @@ def test_pairs_never_cross_prompts_on_the_simulated_study():
     pairs = build_pairs(table, "female", "5pt", "preserve", "multi")
     prompt_of = table.drop_duplicates("response_id").set_index("response_id")["prompt_id"]
     assert (pairs["chosen_id"].map(prompt_of) == pairs["rejected_id"].map(prompt_of)).all()
+
+
+def test_cli_pairs_json_and_parquet(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from pluralign.cli import app
+    from pluralign.data.loaders import example_study_path
+
+    output = tmp_path / "pairs.parquet"
+    arguments = ["pairs", str(example_study_path()), "--group", "female", "--aggregation"]
+    result = CliRunner().invoke(app, [*arguments, "majority", "--json", "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    written = pd.read_parquet(output)
+    assert summary["n_pairs"] == len(written) > 0
+    assert {"prompt_id", "chosen_id", "rejected_id", "rater_id"} <= set(written.columns)
+    assert written["rater_id"].isna().all()
+
+    preserve = CliRunner().invoke(app, [*arguments, "preserve", "--json", "--balance", "male"])
+    assert preserve.exit_code == 0, preserve.output
+    balanced = json.loads(preserve.output)
+    assert balanced["n_pairs"] <= balanced["n_pairs_unbalanced"]
+
+    unknown = CliRunner().invoke(app, [*arguments, "preserve", "--scale", "7pt"])
+    assert unknown.exit_code == 2

@@ -145,6 +145,71 @@ def data_export(
     typer.echo(f"{len(table)} ratings -> {output}")
 
 
+@app.command()
+def pairs(
+    name_or_path: Annotated[str, typer.Argument(help="a dataset name or a study-format file")],
+    group: Annotated[str, typer.Option(help="a group code (female), field:code, or 'all'")],
+    scale: Annotated[str, typer.Option(help="5pt | binary")] = "5pt",
+    aggregation: Annotated[str, typer.Option(help="majority | preserve")] = "preserve",
+    values: Annotated[str, typer.Option(help="a dimension, or multi")] = "multi",
+    balance_with: Annotated[
+        str | None,
+        typer.Option("--balance", help="subsample to this other group's pair count (seeded)"),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="seed of the pair order and the subsample")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="print a JSON summary")] = False,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="write pairs (Parquet)")
+    ] = None,
+) -> None:
+    """Build preference pairs for a group under a condition (chapter 03)."""
+    import json
+
+    from pluralign.data.schema import RatingsValidationError
+    from pluralign.data.sources import ChecksumMismatchError, DatasetUnavailableError
+    from pluralign.prefs import (
+        PairsError,
+        balance,
+        build_pairs,
+        contradiction_share,
+        ratings_for_scale,
+    )
+
+    try:
+        ratings = ratings_for_scale(name_or_path, scale)
+        built = build_pairs(ratings, group, scale, aggregation, values, seed)
+        unbalanced = len(built)
+        if balance_with is not None:
+            other = build_pairs(ratings, balance_with, scale, aggregation, values, seed)
+            built = balance({group: built, balance_with: other}, seed)[group]
+    except (PairsError, RatingsValidationError, ChecksumMismatchError) as error:
+        _fail(str(error))
+    except (DatasetUnavailableError, FileNotFoundError) as error:
+        _fail(str(error))
+    summary = {
+        "dataset": ratings.attrs.get("dataset", name_or_path),
+        "data_sha256": ratings.attrs.get("sha256"),
+        "group": group,
+        "scale": scale,
+        "aggregation": aggregation,
+        "values": values,
+        "balanced_with": balance_with,
+        "seed": seed,
+        "n_pairs": len(built),
+        "n_pairs_unbalanced": unbalanced,
+        "n_prompts": int(built["prompt_id"].nunique()) if len(built) else 0,
+        "contradiction_share": contradiction_share(built) if len(built) else None,
+    }
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        built.to_parquet(output, index=False)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        for key, value in summary.items():
+            typer.echo(f"{key:20} {value}")
+
+
 @data_app.command("corpus")
 def data_corpus(
     model: Annotated[

@@ -68,6 +68,19 @@ def binary_cuts(path: Path | None = None) -> dict[str, float]:
     return {scale: float(cut) for scale, cut in data["binary_cut"].items()}
 
 
+#: Datasets with their own binary elicitation: the binary condition reads these ratings instead.
+BINARY_COMPANIONS = {"study-sim": "study-sim-binary"}
+
+
+def ratings_for_scale(name_or_path: str, scale: str) -> pd.DataFrame:
+    """The ratings a condition reads: a dataset's binary companion under `binary`, if it has one."""
+    from pluralign.data.loaders import load_ratings
+
+    if scale == "binary" and name_or_path in BINARY_COMPANIONS:
+        return load_ratings(BINARY_COMPANIONS[name_or_path])
+    return load_ratings(name_or_path)
+
+
 def select_group(ratings: pd.DataFrame, group: str) -> pd.DataFrame:
     """The ratings of a group: `all`, a code (`female`), or `field:code` (`political:other`)."""
     if group == "all":

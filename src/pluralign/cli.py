@@ -146,6 +146,43 @@ def data_export(
 
 
 @app.command()
+def gaps(
+    name_or_path: Annotated[str, typer.Argument(help="a dataset name or a study-format file")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print JSON objects, one per row")
+    ] = False,
+    bootstrap_samples: Annotated[int, typer.Option(help="two-way bootstrap resamples")] = 2000,
+    seed: Annotated[int, typer.Option(help="bootstrap seed")] = 20251118,
+) -> None:
+    """Rating gaps between groups (chapter 02's table) for any ratings file."""
+    import json
+
+    import pandas as pd
+
+    from pluralign.analysis.gaps import GapAnalysisError, rating_gaps
+    from pluralign.analysis.report import json_records, shown
+    from pluralign.data.loaders import load_ratings
+    from pluralign.data.schema import RatingsValidationError
+    from pluralign.data.sources import ChecksumMismatchError, DatasetUnavailableError
+
+    try:
+        ratings = load_ratings(name_or_path)
+        table = rating_gaps(ratings, bootstrap_samples=bootstrap_samples, seed=seed)
+    except (RatingsValidationError, ChecksumMismatchError, GapAnalysisError) as error:
+        _fail(str(error))
+    except (DatasetUnavailableError, FileNotFoundError) as error:
+        _fail(str(error))
+    if as_json:
+        typer.echo(json.dumps(json_records(table), indent=2))
+        return
+    with pd.option_context("display.width", 250, "display.max_columns", None):
+        typer.echo(shown(table).to_string(index=False))
+    skipped = table[table["status"] != "reported"]
+    for row in skipped.itertuples(index=False):
+        typer.echo(f"skipped {row.dimension} × {row.contrast}: {row.note}")
+
+
+@app.command()
 def pairs(
     name_or_path: Annotated[str, typer.Argument(help="a dataset name or a study-format file")],
     group: Annotated[str, typer.Option(help="a group code (female), field:code, or 'all'")],

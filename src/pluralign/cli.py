@@ -18,6 +18,8 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Rating datasets: fetch, list, export.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+scorers_app = typer.Typer(help="The project's scorers: train and validate.", no_args_is_help=True)
+app.add_typer(scorers_app, name="scorers")
 console = Console(stderr=True)
 
 EXIT_BAD_INPUT = 2
@@ -274,6 +276,38 @@ def data_corpus(
         )
     if not card["spread_holds"]:
         raise typer.Exit(1)
+
+
+@scorers_app.command("train")
+def scorers_train(
+    seed: Annotated[int, typer.Option(help="seed of the cross-validation folds")] = 0,
+) -> None:
+    """Refit the offline toxicity scorer (minilm-sbic-offensive) from SBIC and re-validate it.
+
+    Writes src/pluralign/evaluate/weights/ and results/scorers/toxicity_validation.*; needs the
+    SBIC, POPQUORN and Sap files (mirror or `pluralign data fetch all`).
+    """
+    from pluralign.data.sources import DatasetUnavailableError
+    from pluralign.evaluate.emotional_awareness import write_validation_report as write_ea
+    from pluralign.evaluate.toxicity import (
+        WEIGHTS_DIR,
+        train_toxicity_scorer,
+        write_validation_report,
+    )
+
+    try:
+        train_toxicity_scorer(WEIGHTS_DIR, seed=seed)
+        report = write_validation_report()
+        write_ea()
+    except DatasetUnavailableError as error:
+        _fail(str(error))
+    typer.echo(json_dumps(report.get("validation", report)))
+
+
+def json_dumps(value: object) -> str:
+    import json
+
+    return json.dumps(value, indent=2, default=str)
 
 
 def main() -> None:

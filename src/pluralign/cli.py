@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pluralign.parameters import ParameterError
+from pluralign.train.cli import train_app
 
 app = typer.Typer(
     help="Whose feedback? Re-run the study and build the book.",
@@ -18,6 +19,7 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Rating datasets: fetch, list, export.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+app.add_typer(train_app)  # `pluralign sweep` and `pluralign bench train`
 scorers_app = typer.Typer(help="The project's scorers: train and validate.", no_args_is_help=True)
 app.add_typer(scorers_app, name="scorers")
 console = Console(stderr=True)

@@ -113,3 +113,30 @@ def plot_agreement(agreement: pd.DataFrame) -> plt.Figure:
     axis.invert_yaxis()
     figure.tight_layout()
     return figure
+
+
+def plot_corpus_styles(responses: pd.DataFrame, scorer_names: dict[str, str]) -> plt.Figure:
+    """Toxicity score and emotional-awareness proxy of the corpus responses, per response style
+    and prompt kind; the axes name the scorer that produced each number."""
+    set_style()
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    order = list(dict.fromkeys(responses["style"]))
+    for axis, metric, label in (
+        (axes[0], "toxicity", f"toxicity score ({scorer_names['toxicity']})"),
+        (axes[1], "emotional_awareness", f"EA proxy ({scorer_names['emotional_awareness']})"),
+    ):
+        sns.boxplot(
+            data=responses,
+            x="style",
+            y=metric,
+            hue="kind",
+            order=order,
+            ax=axis,
+            fliersize=2,
+            linewidth=0.8,
+        )
+        axis.set_xlabel("response style")
+        axis.set_ylabel(label)
+        axis.legend(title="prompt", fontsize=8, title_fontsize=8, frameon=False)
+    figure.tight_layout()
+    return figure

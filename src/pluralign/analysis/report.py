@@ -201,6 +201,16 @@ def discrimination_rows(gaps_by_dataset: Mapping[str, pd.DataFrame]) -> pd.DataF
     return table[["dataset", *table.columns[:-1]]].round(3)
 
 
+def display_names(
+    gaps_by_dataset: Mapping[str, pd.DataFrame], simulated: Mapping[str, bool]
+) -> dict[str, pd.DataFrame]:
+    """The same gap tables keyed for figures: a simulated dataset's name says so."""
+    return {
+        (f"{name} (SIMULATED)" if simulated.get(name) else name): gaps
+        for name, gaps in gaps_by_dataset.items()
+    }
+
+
 def stacked(gaps_by_dataset: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """All datasets' gap tables in one, each row's dimension prefixed with its dataset (for the
     level/discrimination figure, which labels rows by dimension and contrast)."""

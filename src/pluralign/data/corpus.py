@@ -180,7 +180,8 @@ def build_corpus(
     generation_seconds = time.perf_counter() - generation_started
     responses = requests.drop(columns=["system"]).copy()
     responses["response"] = [result.text for result in results]
-    responses["new_tokens"] = [result.new_tokens for result in results]
+    responses["new_tokens"] = [result.num_generated_tokens for result in results]
+    responses["stopped_at_eos"] = [result.stopped_at_eos for result in results]
 
     toxicity = load_toxicity_scorer()
     awareness = EmotionalAwarenessProxy()

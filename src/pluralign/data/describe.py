@@ -22,6 +22,14 @@ def load_all(names: list[str]) -> dict[str, pd.DataFrame]:
     return tables
 
 
+def display_names(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The same tables keyed for figures: a simulated dataset's name says so."""
+    return {
+        (f"{name} (SIMULATED)" if table.attrs.get("simulated") else name): table
+        for name, table in tables.items()
+    }
+
+
 def overview(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per dataset: size, dimensions, scale, whether simulated, and its data sha256."""
     rows = []

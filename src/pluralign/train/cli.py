@@ -1,0 +1,82 @@
+"""Command-line functions of the training package, for `src/pluralign/cli.py` to register.
+
+`train_app` holds `sweep` (run a sweep profile) and the `bench` group with its `train` target
+(`pluralign bench train`). Register with `app.add_typer(train_app)` (no name: its commands join
+the top level), giving `pluralign sweep --profile P` and `pluralign bench train ...`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+train_app = typer.Typer(help="Fine-tuning: sweeps of runs, training benchmarks.")
+bench_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
+train_app.add_typer(bench_app, name="bench")
+
+
+@train_app.command()
+def sweep(
+    profile: Annotated[
+        str, typer.Option(help="configs/sweeps/<name>.yml: smoke, quick, design or full")
+    ] = "smoke",
+    dataset: Annotated[
+        list[str] | None, typer.Option(help="only these datasets (repeatable)")
+    ] = None,
+    redo: Annotated[bool, typer.Option(help="redo finished runs too")] = False,
+    root: Annotated[Path | None, typer.Option(help="run store (default: results/runs)")] = None,
+) -> None:
+    """Run every spec of a sweep profile that is not in the run store yet (resumable)."""
+    from rich.console import Console
+
+    from pluralign.train.spec import SpecError
+    from pluralign.train.sweep import load_runs, run_sweep
+
+    console = Console(stderr=True)
+    try:
+        folders = run_sweep(profile, only_missing=not redo, root=root, datasets=dataset)
+    except SpecError as error:
+        console.print(f"[bold red]error:[/] {error}")
+        raise typer.Exit(2) from error
+    runs, _ = load_runs(folders=folders)
+    console.print(f"{len(folders)} runs in the store for profile {profile!r}")
+    if not runs.empty:
+        columns = [
+            "label",
+            "preference_accuracy_estimate",
+            "preference_accuracy_ci_low",
+            "preference_accuracy_ci_high",
+            "moved",
+            "wall_seconds",
+        ]
+        console.print(runs[[c for c in columns if c in runs]].to_string(index=False))
+
+
+@bench_app.command("train")
+def bench_train_command(
+    model: Annotated[str, typer.Option(help="base model name or HF id")] = "smollm2-135m-instruct",
+    random_weights: Annotated[
+        bool, typer.Option(help="random weights of the model's shape (no weights needed)")
+    ] = False,
+    steps: Annotated[int, typer.Option(help="optimiser steps per path")] = 4,
+    batch_size: Annotated[int | None, typer.Option(help="pairs per step")] = None,
+    pairs: Annotated[Path | None, typer.Option(help="a parquet file of pairs")] = None,
+    tokenizer: Annotated[Path | None, typer.Option(help="a local tokenizer folder")] = None,
+    output: Annotated[Path | None, typer.Option(help="write the figures as JSON here")] = None,
+) -> None:
+    """DPO tokens/s: the project's fast path vs TRL's DPOTrainer defaults, same pairs."""
+    from pluralign.train.bench import bench_train
+
+    figures = bench_train(
+        model=model,
+        random_weights=random_weights,
+        pairs=str(pairs) if pairs else None,
+        steps=steps,
+        batch_size=batch_size,
+        tokenizer=str(tokenizer) if tokenizer else None,
+    )
+    if output is not None:
+        output.write_text(json.dumps(figures, indent=2, default=str) + "\n")

@@ -1,0 +1,131 @@
+"""The run store: `results/runs/<run-id>/`, written atomically, read back as tidy tables.
+
+A run folder holds `spec.json`, `training_log.csv`, `metrics.json`, `provenance.json`, the
+held-out scores (`eval_pairs.parquet`, `eval_responses.parquet`), the training pairs' ids
+(`train_pairs.parquet`), the group's reward model (`reward_model/`) and the LoRA adapter
+(`adapter/`, git-ignored). It is built in a temporary sibling (`.<run-id>.<pid>.<random>.tmp`,
+ignored by git) and renamed into place when complete, so a run killed mid-training leaves no
+`<run-id>/` folder and the next call redoes it; a finished folder whose spec matches is a cache
+hit. Stale temporary folders of dead processes are removed on the next build of the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pluralign.paths import project_root
+from pluralign.train.spec import RunSpec, spec_from_dict
+
+SPEC_FILE = "spec.json"
+METRICS_FILE = "metrics.json"
+PROVENANCE_FILE = "provenance.json"
+LOG_FILE = "training_log.csv"
+ADAPTER_DIR = "adapter"
+REWARD_MODEL_DIR = "reward_model"
+#: Written last: a folder without it is not a finished run.
+FINISHED_FILES = (SPEC_FILE, METRICS_FILE, PROVENANCE_FILE)
+
+
+def runs_root(root: Path | None = None) -> Path:
+    """Where runs live: `root`, else `PLURALIGN_RUNS_DIR`, else `<project>/results/runs`."""
+    if root is not None:
+        return Path(root)
+    if env := os.environ.get("PLURALIGN_RUNS_DIR"):
+        return Path(env)
+    return project_root() / "results" / "runs"
+
+
+def run_folder(spec: RunSpec, root: Path | None = None) -> Path:
+    return runs_root(root) / spec.run_id
+
+
+def is_finished(folder: Path) -> bool:
+    """A complete run folder (every file written last is there)."""
+    return folder.is_dir() and all((folder / name).is_file() for name in FINISHED_FILES)
+
+
+def read_spec(folder: Path) -> RunSpec:
+    data = json.loads((folder / SPEC_FILE).read_text())
+    data.pop("run_id", None)
+    data.pop("label", None)
+    return spec_from_dict(data)
+
+
+def find_run(spec: RunSpec, root: Path | None = None) -> Path | None:
+    """The finished folder of `spec`, or None (a folder whose spec differs is not a hit)."""
+    folder = run_folder(spec, root)
+    if not is_finished(folder):
+        return None
+    if read_spec(folder).canonical_json() != spec.canonical_json():
+        raise RuntimeError(f"{folder} holds a different spec under the same id")
+    return folder
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def spec_record(spec: RunSpec) -> dict[str, Any]:
+    """What `spec.json` holds: the spec, its id and its label."""
+    return spec.to_dict() | {"run_id": spec.run_id, "label": spec.label}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(spec: RunSpec, root: Path | None = None) -> list[Path]:
+    """Delete temporary folders of this run left by processes that no longer exist."""
+    removed = []
+    for folder in runs_root(root).glob(f".{spec.run_id}.*.tmp"):
+        parts = folder.name.split(".")
+        pid = int(parts[2]) if len(parts) > 3 and parts[2].isdigit() else -1
+        if pid != os.getpid() and not _pid_alive(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def build_atomically(
+    spec: RunSpec, build: Callable[[Path], None], root: Path | None = None
+) -> Path:
+    """Run `build(tmp)` in a fresh temporary sibling of the run folder, then rename it into place.
+
+    `build` must write every file of the run; the spec is written first and the finished files
+    are checked before the rename. If `build` raises, the temporary folder is removed and no run
+    folder appears. If another process finished the same run meanwhile, its folder is kept.
+    """
+    final = run_folder(spec, root)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(spec, root)
+    tmp = final.parent / f".{spec.run_id}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp.mkdir()
+    try:
+        write_json(tmp / SPEC_FILE, spec_record(spec))
+        build(tmp)
+        missing = [name for name in FINISHED_FILES if not (tmp / name).is_file()]
+        if missing:
+            raise RuntimeError(f"run build did not write {missing}")
+        if final.exists() and not is_finished(final):
+            shutil.rmtree(final)
+        try:
+            tmp.rename(final)
+        except OSError:
+            if not is_finished(final):
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final

@@ -81,6 +81,19 @@ def shown(gaps: pd.DataFrame) -> pd.DataFrame:
     return table.round(3).reset_index(drop=True)
 
 
+def shown_all(
+    gaps_by_dataset: Mapping[str, pd.DataFrame], simulated: Mapping[str, bool], table=None
+) -> pd.DataFrame:
+    """One table for every dataset (`shown`, or another per-dataset table function), indexed by
+    dataset; a simulated dataset's name says so."""
+    table = table or shown
+    frames = {
+        (f"{name} (SIMULATED)" if simulated.get(name) else name): table(gaps)
+        for name, gaps in gaps_by_dataset.items()
+    }
+    return pd.concat(frames, names=["dataset", "row"]).droplevel("row")
+
+
 def skipped(gaps_by_dataset: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Contrasts a dataset cannot support, with the reason (an empty group, one rater...)."""
     rows = []

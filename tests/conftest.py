@@ -7,6 +7,7 @@ missing mirror is a failure (CI must test the loaders on the real data).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,22 @@ def mirror() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Tiny-model ops gain nothing from threads and suffer badly on a busy 2-core machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny() -> tuple:
+    """The from-config tiny Llama with SmolLM2's tokenizer (seconds per step)."""
+    from pluralign import models
+
+    return models.tiny_model(seed=0)

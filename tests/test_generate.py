@@ -5,8 +5,6 @@ Fast tests use the tiny random model; the one test on the embedded model is mark
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
@@ -19,19 +17,7 @@ from pluralign.evaluate.generate import (
     sample_top_p,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny-model ops gain nothing from threads and suffer badly on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tiny() -> tuple:
-    return models.tiny_model(seed=0)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def chat(user: str, system: str = "You are a helpful assistant.") -> list[dict[str, str]]:

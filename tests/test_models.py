@@ -18,19 +18,7 @@ import torch
 
 from pluralign import models
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny-model ops gain nothing from threads and suffer badly on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tiny() -> tuple:
-    return models.tiny_model(seed=0)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_embedded_gguf_is_found_without_importing_the_wheel() -> None:

@@ -53,3 +53,28 @@ def tiny() -> tuple:
     from pluralign import models
 
     return models.tiny_model(seed=0)
+
+
+@pytest.fixture(scope="session")
+def synthetic_corpus():
+    """A made-up corpus with the real one's shape (100 prompts × 5 styles), so simulation and
+    gap tests do not depend on the project's generated corpus."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(7)
+    styles = ("caring", "neutral", "terse", "dismissive", "hostile")
+    rows = [
+        {
+            "prompt_id": f"q{p:03d}",
+            "prompt": f"prompt {p}",
+            "response_id": f"q{p:03d}-{style}",
+            "response": f"response {p} {style}",
+            "style": style,
+            "toxicity": float(np.clip(0.1 + 0.15 * k + rng.normal(0, 0.1), 0, 1)),
+            "emotional_awareness": float(max(0.0, 1.5 - 0.3 * k + rng.normal(0, 0.3))),
+        }
+        for p in range(100)
+        for k, style in enumerate(styles)
+    ]
+    return pd.DataFrame(rows)

@@ -41,31 +41,8 @@ from pluralign.analysis.statistics import (
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-STYLES = ("caring", "neutral", "terse", "dismissive", "hostile")
-
-
 # --------------------------------------------------------------------------------------------
 # Fixtures
-
-
-@pytest.fixture(scope="module")
-def synthetic_corpus() -> pd.DataFrame:
-    """A made-up corpus with the real one's shape (100 prompts × 5 styles); the library never
-    reads it, and the tests do not depend on the project's generated corpus."""
-    rng = np.random.default_rng(7)
-    rows = [
-        {
-            "prompt_id": f"q{p:03d}",
-            "prompt": f"prompt {p}",
-            "response_id": f"q{p:03d}-{style}",
-            "response": f"response {p} {style}",
-            "toxicity": float(np.clip(0.1 + 0.15 * k + rng.normal(0, 0.1), 0, 1)),
-            "emotional_awareness": float(max(0.0, 1.5 - 0.3 * k + rng.normal(0, 0.3))),
-        }
-        for p in range(100)
-        for k, style in enumerate(STYLES)
-    ]
-    return pd.DataFrame(rows)
 
 
 @pytest.fixture(scope="module")

@@ -19,28 +19,6 @@ from pluralign.data.simulate import (
     simulate_study,
 )
 
-STYLES = ("caring", "neutral", "terse", "dismissive", "hostile")
-
-
-@pytest.fixture(scope="module")
-def synthetic_corpus() -> pd.DataFrame:
-    """A made-up corpus with the real one's shape (100 prompts × 5 styles), for design tests."""
-    rng = np.random.default_rng(7)
-    rows = [
-        {
-            "prompt_id": f"q{p:03d}",
-            "prompt": f"prompt {p}",
-            "response_id": f"q{p:03d}-{style}",
-            "response": f"response {p} {style}",
-            "style": style,
-            "toxicity": float(np.clip(0.1 + 0.15 * k + rng.normal(0, 0.1), 0, 1)),
-            "emotional_awareness": float(max(0.0, 1.5 - 0.3 * k + rng.normal(0, 0.3))),
-        }
-        for p in range(100)
-        for k, style in enumerate(STYLES)
-    ]
-    return pd.DataFrame(rows)
-
 
 @pytest.fixture(scope="module")
 def simulated(synthetic_corpus):

@@ -60,6 +60,29 @@ def test_unknown_profile_keys_are_errors(tmp_path: Path) -> None:
         spec.load_profile(str(path))
 
 
+def test_a_dataset_may_list_blocks_and_blocks_may_not_repeat_runs(tmp_path: Path) -> None:
+    path = tmp_path / "blocks.yml"
+    path.write_text(
+        "base_model: tiny-random-llama\n"
+        "datasets:\n"
+        "  example:\n"
+        "    - {groups: [all], optimisers: [dpo], conditions: {aggregation: [majority, preserve]}}\n"
+        "    - {groups: [all], optimisers: [grpo]}\n"
+    )
+    labels = sorted(run.label for run in spec.load_profile(str(path)).specs)
+    assert labels == [
+        "example/all/5pt-majority-multi/dpo/seed0",
+        "example/all/5pt-preserve-multi/dpo/seed0",
+        "example/all/5pt-preserve-multi/grpo/seed0",
+    ]
+    path.write_text(
+        "base_model: tiny-random-llama\n"
+        "datasets:\n  example:\n    - {groups: [all]}\n    - {groups: [all]}\n"
+    )
+    with pytest.raises(spec.SpecError, match="repeat"):
+        spec.load_profile(str(path))
+
+
 def test_contrasts_pair_every_member_with_the_others() -> None:
     result = spec._contrasts({"contrasts": [["a", "b", "c"]], "groups": ["all"]}, "d")
     assert result == [("a", "b", "c"), ("b", "a", "c"), ("c", "a", "b"), ("all",)]

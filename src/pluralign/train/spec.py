@@ -312,6 +312,19 @@ def _contrasts(entry: dict[str, Any], dataset: str) -> list[tuple[str, ...]]:
     return result
 
 
+def _dataset_entries(data: dict[str, Any], where: str) -> list[tuple[str, dict[str, Any]]]:
+    """Each dataset's entry, or entries: a dataset may list several blocks (a mapping each), e.g.
+    one for DPO over every condition and one for GRPO over fewer."""
+    entries: list[tuple[str, dict[str, Any]]] = []
+    for dataset, raw in (data.get("datasets") or {}).items():
+        blocks = raw if isinstance(raw, list) else [raw or {}]
+        for block in blocks:
+            if not isinstance(block, dict):
+                raise SpecError(f"{where}: datasets.{dataset}: each block must be a mapping")
+            entries.append((str(dataset), block))
+    return entries
+
+
 def load_profile(profile: str, datasets: list[str] | None = None) -> Profile:
     """Parse `configs/sweeps/<profile>.yml` into specs (optionally only some datasets).
 
@@ -331,10 +344,9 @@ def load_profile(profile: str, datasets: list[str] | None = None) -> Profile:
     seeds = [int(seed) for seed in _listed(data.get("seeds", [0]))]
     specs: list[RunSpec] = []
     skipped: list[SkippedEntry] = []
-    for dataset, raw_entry in (data.get("datasets") or {}).items():
+    for dataset, entry in _dataset_entries(data, str(path)):
         if datasets is not None and dataset not in datasets:
             continue
-        entry = raw_entry or {}
         _check_keys(entry, DATASET_KEYS, f"{path}: datasets.{dataset}")
         hypers = {
             optimiser: _hyper(
@@ -410,6 +422,9 @@ def load_profile(profile: str, datasets: list[str] | None = None) -> Profile:
                                         code_version=version,
                                     )
                                 )
+    repeated = sorted({s.label for s in specs if sum(t.run_id == s.run_id for t in specs) > 1})
+    if repeated:
+        raise SpecError(f"{path}: blocks of a dataset repeat the runs {repeated}")
     budget = data.get("budget_minutes")
     return Profile(
         name=path.stem,

@@ -66,7 +66,8 @@ def test_a_dataset_may_list_blocks_and_blocks_may_not_repeat_runs(tmp_path: Path
         "base_model: tiny-random-llama\n"
         "datasets:\n"
         "  example:\n"
-        "    - {groups: [all], optimisers: [dpo], conditions: {aggregation: [majority, preserve]}}\n"
+        "    - {groups: [all], optimisers: [dpo],\n"
+        "       conditions: {aggregation: [majority, preserve]}}\n"
         "    - {groups: [all], optimisers: [grpo]}\n"
     )
     labels = sorted(run.label for run in spec.load_profile(str(path)).specs)

@@ -1,23 +1,33 @@
 """Run the chapters with papermill and build the book with Jupyter Book 1.
 
-The committed chapters carry no outputs. `run_book` checks every parameter first, executes the
-chapters in `_toc.yml` order into a staging copy of the book (`_build/book`), stops at the first
-failing chapter, then builds `_build/html` from the executed copies with a strict Sphinx build.
+The committed chapters carry no outputs. `run_book` checks every parameter (and the claims
+ledger) first, executes the chapters in `_toc.yml` order into a staging copy of the book
+(`_build/book`), stops at the first failing chapter, then builds `_build/html` from the executed
+copies with a strict Sphinx build.
+
+Around the Sphinx build it makes the book citable: every figure a chapter glues with
+`glue_figure` is saved under `_build/book/figures/` with a provenance sidecar, each figure gets a
+"cite this figure" line, the files are published at `_build/html/figures/<label>.{png,svg,json}`,
+and the claims ledger is evaluated into `_build/html/claims.json`. A figure without its files, a
+glue key the ledger names but a chapter in the build lacks, or a URL of claims.json that leads
+nowhere fails the build.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from pluralign import claims, figures
 from pluralign.parameters import (
     Parameter,
     ParameterError,
@@ -26,6 +36,8 @@ from pluralign.parameters import (
     parse_cli_value,
 )
 from pluralign.paths import project_root
+from pluralign.provenance import Commit, git_commit
+from pluralign.site_check import missing_targets
 
 #: Files and folders of the book's source copied into the staging tree (chapters are executed).
 BOOK_FILES = ("_config.yml", "_toc.yml", "intro.md", "references.bib", "_static")
@@ -226,6 +238,71 @@ def build_html(staging: Path, output_root: Path) -> Path:
     return html
 
 
+@contextlib.contextmanager
+def _environment(**variables: str) -> Iterator[None]:
+    """Set environment variables for the chapters' kernels (they inherit them), then restore."""
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def effective_parameters(chapter: Chapter, values: dict[str, Any]) -> dict[str, Any]:
+    """What a chapter runs with: its declared defaults, overridden by the profile and `-p`."""
+    return {name: parameter.default for name, parameter in chapter.parameters.items()} | values
+
+
+#: The published site's address, when the build knows it (the Pages workflow sets it).
+SITE_URL_ENV = "PLURALIGN_SITE_URL"
+
+
+def site_base_url(staging: Path) -> str | None:
+    """The site's address: `PLURALIGN_SITE_URL`, else `html.baseurl` in `_config.yml`, else
+    None (citations then give URLs relative to the site)."""
+    if url := os.environ.get(SITE_URL_ENV):
+        return url
+    config = yaml.safe_load((staging / "_config.yml").read_text()) or {}
+    return (config.get("html") or {}).get("baseurl") or None
+
+
+def check_executed_book(staging: Path, ledger: claims.Ledger) -> None:
+    """Before the HTML build: every figure has its citable files, and every glue key the claims
+    ledger names is glued by the chapters in the build (`BookBuildError` lists all problems)."""
+    problems = figures.missing_figure_files(staging)
+    try:
+        claims.evaluate(ledger, staging)
+    except claims.ClaimsError as error:
+        problems.extend(f"claims.yml: {line}" for line in str(error).splitlines())
+    if problems:
+        raise BookBuildError("the executed book is incomplete:\n" + "\n".join(problems))
+
+
+def publish_citable_files(
+    staging: Path, html: Path, ledger: claims.Ledger, commit: Commit, profile: str
+) -> None:
+    """After the HTML build: the figure files, claims.json and its schema, all in the site, and
+    every URL claims.json and the figure index give must lead to a file (and anchor) there."""
+    entries = figures.publish_figures(staging, html)
+    base_url = site_base_url(staging)
+    try:
+        document = claims.write_claims_json(html, staging, ledger, commit, profile, base_url)
+    except claims.ClaimsError as error:
+        raise BookBuildError(str(error)) from None
+    urls = claims.claims_urls(document) + [
+        url for entry in entries for url in (entry["url"], *entry["files"].values()) if url
+    ]
+    if problems := missing_targets(html, urls):
+        raise BookBuildError(
+            "claims.json or figures/index.json point nowhere:\n" + "\n".join(problems)
+        )
+
+
 def run_book(
     profile_name: str = "quick",
     overrides: list[tuple[str, str]] | None = None,
@@ -238,13 +315,35 @@ def run_book(
     book = chapters(root)
     profile = load_profile(profile_name, root)
     values = resolve_parameters(book, profile, overrides or [])
+    try:
+        ledger = claims.load_ledger(claims.ledger_path(root))
+    except claims.ClaimsError as error:
+        raise ParameterError(f"claims.yml: {error}") from None
     staging = output_root / "_build" / "book"
     stage_book_sources(root, staging)
-    os.environ["PLURALIGN_PROFILE"] = profile.name
-    for index, chapter in enumerate(book):
-        if on_chapter is not None:
-            on_chapter(chapter, index, len(book))
-        execute_chapter(
-            chapter, staging / "chapters" / chapter.path.name, values[chapter.stem], root
-        )
-    return build_html(staging, output_root)
+    commit = git_commit(root)
+    build = {"profile": profile.name, "commit": commit.as_json()}
+    with _environment(PLURALIGN_PROFILE=profile.name, **{figures.BOOK_DIR_ENV: str(staging)}):
+        for index, chapter in enumerate(book):
+            if on_chapter is not None:
+                on_chapter(chapter, index, len(book))
+            execute_chapter(
+                chapter, staging / "chapters" / chapter.path.name, values[chapter.stem], root
+            )
+            try:
+                figures.finalise_sidecars(
+                    staging,
+                    chapter.stem,
+                    effective_parameters(chapter, values[chapter.stem]),
+                    build,
+                    claims.safe_sha256,
+                )
+            except figures.FigureFilesError as error:
+                raise BookBuildError(str(error)) from None
+    check_executed_book(staging, ledger)
+    base_url = site_base_url(staging)
+    for notebook in sorted((staging / "chapters").glob("*.ipynb")):
+        figures.add_citation_lines(notebook, "chapters", commit.short, base_url)
+    html = build_html(staging, output_root)
+    publish_citable_files(staging, html, ledger, commit, profile.name)
+    return html

@@ -130,6 +130,27 @@ def broken_links(html_dir: Path) -> list[str]:
     return problems
 
 
+def missing_targets(html_dir: Path, urls: list[str]) -> list[str]:
+    """Site-relative URLs (`chapters/02_rating_gaps.html#fig-02-gap-forest`,
+    `figures/fig-02-gap-forest.png`) whose file is missing, or whose anchor the page lacks; for
+    the URLs the site publishes in its JSON files rather than in its pages."""
+    problems = []
+    for url in urls:
+        parts = urlsplit(url)
+        target = html_dir / unquote(parts.path)
+        if is_remote(url) or not parts.path:
+            problems.append(f"{url} (not a path within the site)")
+        elif not target.is_file():
+            problems.append(f"{url} (missing file)")
+        elif (
+            parts.fragment
+            and target.suffix == ".html"
+            and unquote(parts.fragment) not in _ids(target)
+        ):
+            problems.append(f"{url} (missing anchor)")
+    return problems
+
+
 def check_site(html_dir: Path) -> list[str]:
     """All problems of a built site; empty when it is self-contained and its links hold."""
     return remote_resources(html_dir) + broken_links(html_dir)

@@ -1,8 +1,9 @@
 """Command-line functions of the training package, for `src/pluralign/cli.py` to register.
 
-`train_app` holds `sweep` (run a sweep profile) and the `bench` group with its `train` target
-(`pluralign bench train`). Register with `app.add_typer(train_app)` (no name: its commands join
-the top level), giving `pluralign sweep --profile P` and `pluralign bench train ...`.
+`train_app` holds `sweep` (run a sweep profile) and the `bench` group with its `train` and
+`generate` targets. Register with `app.add_typer(train_app)` (no name: its commands join the top
+level), giving `pluralign sweep --profile P`, `pluralign bench train ...` and
+`pluralign bench generate ...`.
 """
 
 from __future__ import annotations
@@ -80,3 +81,46 @@ def bench_train_command(
     )
     if output is not None:
         output.write_text(json.dumps(figures, indent=2, default=str) + "\n")
+
+
+@bench_app.command("generate")
+def bench_generate_command(
+    model: Annotated[str, typer.Option(help="base model name or HF id")] = "smollm2-135m-instruct",
+    random_weights: Annotated[
+        bool, typer.Option(help="random weights of the model's shape (no weights needed)")
+    ] = False,
+    batch_size: Annotated[
+        int | None, typer.Option(help="prompts per batch (default: 32 on CPU, 64 on GPU)")
+    ] = None,
+    prompts: Annotated[
+        int | None, typer.Option(help="corpus prompts to answer (default: 32 on CPU, 64 on GPU)")
+    ] = None,
+    max_new_tokens: Annotated[
+        int | None, typer.Option(help="tokens sampled per prompt (default: 24 on CPU, 32 on GPU)")
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 (default: best)")] = None,
+    cache: Annotated[
+        str, typer.Option(help="KV cache: auto (static on GPU), dynamic or static")
+    ] = "auto",
+    compile_forward: Annotated[
+        bool, typer.Option("--compile", help="let transformers compile the forward pass")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
+) -> None:
+    """Sampled generation tokens/s: one prompt at a time vs batched, same prompts and samples."""
+    from pluralign.behaviour.bench import bench_generate, print_bench
+
+    figures = bench_generate(
+        model=model,
+        random_weights=random_weights,
+        prompts=prompts,
+        batch_size=batch_size,
+        max_new_tokens=max_new_tokens,
+        device=device,
+        cache=cache,
+        compile_forward=compile_forward,
+    )
+    if json_output:
+        typer.echo(json.dumps(figures, indent=2, default=str))
+    else:
+        print_bench(figures)

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pluralign.behaviour.cli import behaviour_app
 from pluralign.parameters import ParameterError
 from pluralign.train.cli import train_app
 
@@ -19,7 +20,8 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Rating datasets: fetch, list, export.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-app.add_typer(train_app)  # `pluralign sweep` and `pluralign bench train`
+app.add_typer(train_app)  # `pluralign sweep` and `pluralign bench train|generate`
+app.add_typer(behaviour_app)  # `pluralign behaviour --profile P`
 scorers_app = typer.Typer(help="The project's scorers: train and validate.", no_args_is_help=True)
 app.add_typer(scorers_app, name="scorers")
 console = Console(stderr=True)

@@ -1,0 +1,190 @@
+"""One number per claim and dataset for the ledger (chapters 05 and 06), from the tidy score table
+of `collect_behaviour`, each with its bootstrap CI over prompts and seeds and, where it cannot be
+computed, the reason. The per-contrast and per-condition tables live in `metrics`; these functions
+pool or select from them the single value a claim is judged on, and say which."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pluralign.behaviour import metrics
+from pluralign.behaviour.metrics import (
+    CONFIDENCE,
+    N_BOOT,
+    cell_means,
+    interval,
+    joint_bootstrap,
+    metric_orientation,
+)
+
+#: The default condition: the quick profile's group runs and the reference of C5-C7.
+DEFAULT_CONDITION = {
+    "scale": "5pt",
+    "aggregation": "preserve",
+    "values": "multi",
+    "optimiser": "dpo",
+}
+
+
+def evidence(value: float, low: float, high: float, reason: str = "", **extra: Any) -> dict:
+    """A claim's evidence record: plain floats (NaN when undefined) and the reason if undefined."""
+    return {
+        "value": float(value),
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "defined": bool(np.isfinite(value)) and not reason,
+        "reason": reason,
+        **extra,
+    }
+
+
+def not_available(reason: str) -> dict:
+    return evidence(math.nan, math.nan, math.nan, reason)
+
+
+def in_condition(scores: pd.DataFrame, dataset: str, **condition: str) -> pd.DataFrame:
+    """The dataset's tuned rows in `condition` (default `DEFAULT_CONDITION`) and its base rows."""
+    wanted = {**DEFAULT_CONDITION, **condition}
+    rows = scores[scores["dataset"] == dataset]
+    tuned = rows["kind"] == metrics.TUNED
+    for column, value in wanted.items():
+        tuned &= rows[column] == value
+    return rows[tuned | (rows["kind"] == metrics.BASE)]
+
+
+def pooled_own_group_advantage(
+    scores: pd.DataFrame,
+    dataset: str,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+    confidence: float = CONFIDENCE,
+) -> dict:
+    """C4's value: under each group g's reward model, g's model minus the model of the group it
+    was contrasted with, averaged over every (g, other) pair of the dataset's default condition;
+    one joint bootstrap over prompts and seeds, so the pairs' errors are pooled honestly."""
+    rows = in_condition(scores, dataset)
+    tuned = rows[(rows["kind"] == metrics.TUNED) & rows["metric"].str.startswith("reward:")]
+    grids = []
+    used = []
+    for own, other in metrics._contrast_pairs(tuned):
+        under = tuned[tuned["metric"] == f"reward:{own}"]
+        own_rows, other_rows = under[under["group"] == own], under[under["group"] == other]
+        if own_rows.empty or other_rows.empty:
+            continue
+        grids += [cell_means(own_rows), cell_means(other_rows)]
+        used.append(f"{own} vs {other}")
+    if not grids:
+        return not_available(f"{dataset}: no pair of group models with reward models")
+    rng = np.random.default_rng([seed, 4])
+    joint = joint_bootstrap(grids, n_boot, rng)
+    if joint is None:
+        return not_available(f"{dataset}: the group models share no prompt and seed")
+    point = float(np.mean(joint.point[0::2] - joint.point[1::2]))
+    replicates = np.mean(joint.replicates[0::2] - joint.replicates[1::2], axis=0)
+    low, high = interval(replicates, confidence)
+    return evidence(point, low, high, pairs=used, n_prompts=joint.n_prompts, n_seeds=joint.n_seeds)
+
+
+def percentage_point_gap(
+    scores: pd.DataFrame,
+    dataset: str,
+    better: str,
+    baseline: str,
+    metric_names: tuple[str, ...] = metrics.C8_METRICS,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+    confidence: float = CONFIDENCE,
+) -> dict:
+    """C8's value: the `better` group's model's improvement over the base model minus the
+    `baseline` group's, each in percent of the base mean and oriented so positive is better,
+    averaged over the metrics both models were scored on (one joint bootstrap)."""
+    rows = in_condition(scores, dataset)
+    grids: list[pd.DataFrame] = []
+    signs: list[float] = []
+    present = []
+    for metric in metric_names:
+        by_metric = rows[rows["metric"] == metric]
+        parts = [
+            by_metric[(by_metric["kind"] == metrics.TUNED) & (by_metric["group"] == better)],
+            by_metric[(by_metric["kind"] == metrics.TUNED) & (by_metric["group"] == baseline)],
+            by_metric[by_metric["kind"] == metrics.BASE],
+        ]
+        if any(part.empty for part in parts):
+            continue
+        grids += [cell_means(part) for part in parts]
+        signs.append(metric_orientation(metric))
+        present.append(metric)
+    if not present:
+        return not_available(
+            f"{dataset}: no {better} and {baseline} models in the default condition"
+        )
+    joint = joint_bootstrap(grids, n_boot, np.random.default_rng([seed, 8]))
+    if joint is None:
+        return not_available(f"{dataset}: the models share no prompt and seed")
+    base_low, base_high = zip(
+        *(interval(joint.replicates[3 * index + 2], confidence) for index in range(len(present))),
+        strict=True,
+    )
+    if any(low <= 0 <= high for low, high in zip(base_low, base_high, strict=True)):
+        return not_available(f"{dataset}: a base-model mean's CI includes 0")
+
+    def gap(values: np.ndarray) -> np.ndarray:
+        parts = []
+        for index, sign in enumerate(signs):
+            a, b, base = values[3 * index], values[3 * index + 1], values[3 * index + 2]
+            parts.append(100 * sign * (a - b) / np.abs(base))
+        return np.mean(parts, axis=0)
+
+    point = float(gap(joint.point))
+    low, high = interval(gap(joint.replicates), confidence)
+    return evidence(point, low, high, metrics=present, n_prompts=joint.n_prompts)
+
+
+def ratio_evidence(ratios: pd.DataFrame, dataset: str, stratum: dict[str, str]) -> dict:
+    """C5/C6's value: the `ratio` row of `metrics.reduction_ratios` for the dataset's stratum."""
+    if ratios.empty:
+        return not_available(f"{dataset}: the runs this comparison needs are missing")
+    rows = ratios[(ratios["dataset"] == dataset) & (ratios["quantity"] == "ratio")]
+    for column, value in stratum.items():
+        if column in rows:
+            rows = rows[rows[column] == value]
+    if rows.empty:
+        return not_available(f"{dataset}: the runs this comparison needs are missing")
+    row = rows.iloc[0]
+    if not bool(row["defined"]):
+        return not_available(f"{dataset}: {row['reason']}")
+    return evidence(row["value"], row["ci_low"], row["ci_high"])
+
+
+def optimiser_evidence(comparison: pd.DataFrame, dataset: str, metric: str) -> dict:
+    """C7's value: DPO − GRPO on `metric` (oriented so positive favours DPO) in the default
+    condition, from `metrics.optimiser_comparison`."""
+    if comparison.empty:
+        return not_available(f"{dataset}: no condition has both DPO and GRPO runs")
+    rows = comparison[(comparison["dataset"] == dataset) & (comparison["metric"] == metric)]
+    for column in ("scale", "aggregation", "values"):
+        if column in rows:
+            rows = rows[rows[column] == DEFAULT_CONDITION[column]]
+    if rows.empty:
+        return not_available(f"{dataset}: no DPO and GRPO runs in the default condition")
+    row = rows.iloc[0]
+    sign = metric_orientation(metric)
+    low, high = sorted((sign * row["ci_low"], sign * row["ci_high"]))
+    return evidence(sign * row["value"], low, high, metric=metric)
+
+
+def missing_runs_note(profile: str, absent: list[str]) -> str:
+    """A sentence naming the runs a chapter lacks and the command that makes them."""
+    if not absent:
+        return f"Every run of the `{profile}` profile is in the run store."
+    shown = ", ".join(f"`{label}`" for label in absent[:6])
+    more = f" and {len(absent) - 6} more" if len(absent) > 6 else ""
+    return (
+        f"{len(absent)} runs of the `{profile}` profile are not in the run store ({shown}{more}); "
+        f"`pluralign sweep --profile {profile}` trains them and `pluralign behaviour --profile "
+        f"{profile}` samples and scores them."
+    )

@@ -22,8 +22,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def smoke_site(mirror, tmp_path_factory) -> Path:
+    """The smoke book, its tiny runs trained into a temporary run store (chapters 04-06)."""
     output = tmp_path_factory.mktemp("book")
-    result = CliRunner().invoke(app, ["book", "--profile", "smoke", "--output", str(output)])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PLURALIGN_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
+        result = CliRunner().invoke(app, ["book", "--profile", "smoke", "--output", str(output)])
     assert result.exit_code == 0, result.output
     return output / "_build"
 

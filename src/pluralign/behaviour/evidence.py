@@ -101,7 +101,8 @@ def percentage_point_gap(
 ) -> dict:
     """C8's value: the `better` group's model's improvement over the base model minus the
     `baseline` group's, each in percent of the base mean and oriented so positive is better,
-    averaged over the metrics both models were scored on (one joint bootstrap)."""
+    averaged over the metrics both models were scored on (one joint bootstrap); a metric whose
+    base mean's CI includes 0 is left out and named in `left_out`."""
     rows = in_condition(scores, dataset)
     grids: list[pd.DataFrame] = []
     signs: list[float] = []
@@ -125,23 +126,33 @@ def percentage_point_gap(
     joint = joint_bootstrap(grids, n_boot, np.random.default_rng([seed, 8]))
     if joint is None:
         return not_available(f"{dataset}: the models share no prompt and seed")
-    base_low, base_high = zip(
-        *(interval(joint.replicates[3 * index + 2], confidence) for index in range(len(present))),
-        strict=True,
-    )
-    if any(low <= 0 <= high for low, high in zip(base_low, base_high, strict=True)):
-        return not_available(f"{dataset}: a base-model mean's CI includes 0")
+    # a percentage of a base mean that may be zero means nothing: such a metric is left out
+    kept = []
+    for index in range(len(present)):
+        low, high = interval(joint.replicates[3 * index + 2], confidence)
+        if np.isfinite(low) and (low > 0 or high < 0):
+            kept.append(index)
+    dropped = [present[index] for index in range(len(present)) if index not in kept]
+    if not kept:
+        return not_available(f"{dataset}: every base-model mean's CI includes 0")
 
     def gap(values: np.ndarray) -> np.ndarray:
         parts = []
-        for index, sign in enumerate(signs):
+        for index in kept:
             a, b, base = values[3 * index], values[3 * index + 1], values[3 * index + 2]
-            parts.append(100 * sign * (a - b) / np.abs(base))
+            parts.append(100 * signs[index] * (a - b) / np.abs(base))
         return np.mean(parts, axis=0)
 
     point = float(gap(joint.point))
     low, high = interval(gap(joint.replicates), confidence)
-    return evidence(point, low, high, metrics=present, n_prompts=joint.n_prompts)
+    return evidence(
+        point,
+        low,
+        high,
+        metrics=[present[index] for index in kept],
+        left_out=dropped,
+        n_prompts=joint.n_prompts,
+    )
 
 
 def ratio_evidence(ratios: pd.DataFrame, dataset: str, stratum: dict[str, str]) -> dict:
@@ -170,7 +181,9 @@ def optimiser_evidence(comparison: pd.DataFrame, dataset: str, metric: str) -> d
         if column in rows:
             rows = rows[rows[column] == DEFAULT_CONDITION[column]]
     if rows.empty:
-        return not_available(f"{dataset}: no DPO and GRPO runs in the default condition")
+        return not_available(
+            f"{dataset}: no DPO and GRPO runs in the default condition scored on {metric}"
+        )
     row = rows.iloc[0]
     sign = metric_orientation(metric)
     low, high = sorted((sign * row["ci_low"], sign * row["ci_high"]))
@@ -188,3 +201,34 @@ def missing_runs_note(profile: str, absent: list[str]) -> str:
         f"`pluralign sweep --profile {profile}` trains them and `pluralign behaviour --profile "
         f"{profile}` samples and scores them."
     )
+
+
+def glue_claim(claim: str, dataset: str, record: dict) -> None:
+    """Glue a claim's evidence under the ledger's keys (`<claim>-<dataset>-value`, `-ci_low`,
+    `-ci_high`), or, when it is undefined, `-reason` and `-verdict` = "not testable"."""
+    from myst_nb import glue
+
+    prefix = f"{claim.lower()}-{dataset}"
+    if record["defined"] and np.isfinite(record["ci_low"]) and np.isfinite(record["ci_high"]):
+        for field in ("value", "ci_low", "ci_high"):
+            glue(f"{prefix}-{field}", float(record[field]), display=False)
+    else:
+        reason = record["reason"] or "the interval could not be computed (too few prompts)"
+        glue(f"{prefix}-reason", str(reason), display=False)
+        glue(f"{prefix}-verdict", "not testable", display=False)
+
+
+def evidence_table(records: dict[tuple[str, str], dict]) -> pd.DataFrame:
+    """The claims' evidence as one table (claim, dataset, value, interval, reason) for display."""
+    rows = [
+        {
+            "claim": claim,
+            "dataset": dataset,
+            "value": record["value"],
+            "ci_low": record["ci_low"],
+            "ci_high": record["ci_high"],
+            "note": record["reason"],
+        }
+        for (claim, dataset), record in records.items()
+    ]
+    return pd.DataFrame(rows)

@@ -1,0 +1,128 @@
+"""The ledger's single numbers per claim and dataset (chapters 05 and 06) on hand-made score
+tables: pooled own-group advantage (C4), the percentage-point gap (C8) with a base mean that may be
+zero left out, and the selection of C5-C7 values, undefined cases included."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from test_behaviour_metrics import model_rows
+
+from pluralign.behaviour import evidence
+
+
+def two_group_table(own_advantage: float) -> pd.DataFrame:
+    """Female and male models scored by both groups' reward models and both proxies; each
+    group's model scores `own_advantage` higher under its own group's reward model."""
+    rng = np.random.default_rng(1)
+    noise = {"noise": 0.01, "rng": rng}
+    parts = []
+    for group, other in (("female", "male"), ("male", "female")):
+        common = {"group": group, "contrast": "female/male", "dataset": "d"}
+        parts.append(model_rows(group, f"reward:{group}", 1.0 + own_advantage, **common, **noise))
+        parts.append(model_rows(group, f"reward:{other}", 1.0, **common, **noise))
+    parts.append(model_rows("female", "toxicity", 0.40, group="female", contrast="female/male"))
+    parts.append(model_rows("male", "toxicity", 0.50, group="male", contrast="female/male"))
+    parts.append(model_rows("base", "toxicity", 0.50))
+    parts.append(model_rows("female", "emotional_awareness", 0.0, group="female"))
+    parts.append(model_rows("male", "emotional_awareness", 0.0, group="male"))
+    parts.append(model_rows("base", "emotional_awareness", 0.0))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_pooled_own_group_advantage_recovers_the_planted_advantage() -> None:
+    record = evidence.pooled_own_group_advantage(two_group_table(0.2), "d", n_boot=300)
+    assert record["defined"]
+    assert record["value"] == pytest_approx(0.2)
+    assert record["ci_low"] > 0.15 and record["ci_high"] < 0.25
+    assert sorted(record["pairs"]) == ["female vs male", "male vs female"]
+    none = evidence.pooled_own_group_advantage(two_group_table(0.0), "d", n_boot=300)
+    assert none["ci_low"] < 0 < none["ci_high"]
+
+
+def test_pooled_advantage_without_group_models_is_undefined() -> None:
+    table = two_group_table(0.2)
+    record = evidence.pooled_own_group_advantage(table, "other-dataset")
+    assert not record["defined"] and "no pair of group models" in record["reason"]
+
+
+def test_percentage_point_gap_leaves_out_a_metric_whose_base_mean_may_be_zero() -> None:
+    record = evidence.percentage_point_gap(two_group_table(0.2), "d", "female", "male", n_boot=300)
+    # toxicity: female 0.40, male 0.50, base 0.50 -> improvements 20% and 0% -> 20 points
+    assert record["defined"]
+    assert record["value"] == pytest_approx(20.0)
+    assert record["metrics"] == ["toxicity"]
+    assert record["left_out"] == ["emotional_awareness"]
+
+
+def test_percentage_point_gap_without_the_groups_is_undefined() -> None:
+    record = evidence.percentage_point_gap(two_group_table(0.2), "d", "liberal", "conservative")
+    assert not record["defined"] and math.isnan(record["value"])
+
+
+def test_ratio_evidence_reports_undefined_ratios_with_their_reason() -> None:
+    ratios = pd.DataFrame(
+        [
+            {
+                "dataset": "d",
+                "scale": "5pt",
+                "quantity": "ratio",
+                "value": math.nan,
+                "ci_low": math.nan,
+                "ci_high": math.nan,
+                "defined": False,
+                "reason": "the reference reduction's CI [-0.1, 0.2] does not lie above 0",
+            },
+            {
+                "dataset": "d",
+                "scale": "binary",
+                "quantity": "ratio",
+                "value": 0.3,
+                "ci_low": 0.1,
+                "ci_high": 0.5,
+                "defined": True,
+                "reason": "",
+            },
+        ]
+    )
+    undefined = evidence.ratio_evidence(ratios, "d", {"scale": "5pt"})
+    assert not undefined["defined"] and "does not lie above 0" in undefined["reason"]
+    defined = evidence.ratio_evidence(ratios, "d", {"scale": "binary"})
+    assert defined["defined"] and defined["value"] == 0.3
+    missing = evidence.ratio_evidence(ratios, "e", {"scale": "5pt"})
+    assert "missing" in missing["reason"]
+
+
+def test_optimiser_evidence_orients_lower_is_better_metrics() -> None:
+    comparison = pd.DataFrame(
+        [
+            {
+                "dataset": "d",
+                "scale": "5pt",
+                "aggregation": "preserve",
+                "values": "multi",
+                "metric": "toxicity",
+                "value": -0.1,
+                "ci_low": -0.2,
+                "ci_high": -0.05,
+            },
+        ]
+    )
+    record = evidence.optimiser_evidence(comparison, "d", "toxicity")
+    # DPO less toxic than GRPO: positive favours DPO
+    assert record["value"] == 0.1 and record["ci_low"] == 0.05 and record["ci_high"] == 0.2
+
+
+def test_missing_runs_note_names_the_command() -> None:
+    assert "every run" in evidence.missing_runs_note("quick", []).lower()
+    note = evidence.missing_runs_note("design", [f"r{index}" for index in range(8)])
+    assert "8 runs" in note and "2 more" in note
+    assert "pluralign sweep --profile design" in note
+
+
+def pytest_approx(value: float):
+    import pytest
+
+    return pytest.approx(value, abs=0.02)

@@ -277,8 +277,12 @@ SHOWN_RUN_COLUMNS = [
 
 
 def shown_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """`run_table` with the columns the chapter shows, rounded."""
-    return rounded(run_table(runs)[SHOWN_RUN_COLUMNS])
+    """`run_table` with the columns the chapter shows, rounded, in a reader's order (profile,
+    dataset, group, condition, optimiser, seed)."""
+    order = ["profile", "dataset", "group", "condition", "optimiser", "seed"]
+    table = run_table(runs)
+    table = table.sort_values([c for c in order if c in table], kind="stable")
+    return rounded(table[SHOWN_RUN_COLUMNS].reset_index(drop=True))
 
 
 def rounded(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:

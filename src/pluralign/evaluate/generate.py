@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text bars: the notebook flavour needs ipywidgets
 from transformers import (
     GenerationConfig,
     LogitsProcessor,

@@ -140,8 +140,10 @@ def percentage_point_gap(
         parts = []
         for index in kept:
             a, b, base = values[3 * index], values[3 * index + 1], values[3 * index + 2]
-            parts.append(100 * signs[index] * (a - b) / np.abs(base))
-        return np.mean(parts, axis=0)
+            with np.errstate(divide="ignore", invalid="ignore"):  # a bootstrap draw of base 0
+                parts.append(100 * signs[index] * (a - b) / np.abs(base))
+        with np.errstate(invalid="ignore"):
+            return np.mean(parts, axis=0)
 
     point = float(gap(joint.point))
     low, high = interval(gap(joint.replicates), confidence)

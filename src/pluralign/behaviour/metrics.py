@@ -613,9 +613,11 @@ def percentage_point_gaps(
                         100 * point[index], 100 * reps[index], joint, confidence, base_ok, reason
                     )
                     records.append(head | {"quantity": quantity} | stats)
+                with np.errstate(invalid="ignore"):  # inf − inf where a base draw was 0
+                    gap_reps = 100 * (reps[0] - reps[1])
                 stats = _stat(
                     100 * (point[0] - point[1]),
-                    100 * (reps[0] - reps[1]),
+                    gap_reps,
                     joint,
                     confidence,
                     base_ok,

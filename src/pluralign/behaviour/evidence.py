@@ -21,6 +21,11 @@ from pluralign.behaviour.metrics import (
     metric_orientation,
 )
 
+#: Why a design comparison has no value, and how to get one.
+MISSING_DESIGN_RUNS = (
+    "the runs this comparison needs are not in the run store "
+    "(`pluralign sweep --profile design`, then `pluralign behaviour --profile design`)"
+)
 #: The default condition: the quick profile's group runs and the reference of C5-C7.
 DEFAULT_CONDITION = {
     "scale": "5pt",
@@ -160,13 +165,13 @@ def percentage_point_gap(
 def ratio_evidence(ratios: pd.DataFrame, dataset: str, stratum: dict[str, str]) -> dict:
     """C5/C6's value: the `ratio` row of `metrics.reduction_ratios` for the dataset's stratum."""
     if ratios.empty:
-        return not_available(f"{dataset}: the runs this comparison needs are missing")
+        return not_available(f"{dataset}: {MISSING_DESIGN_RUNS}")
     rows = ratios[(ratios["dataset"] == dataset) & (ratios["quantity"] == "ratio")]
     for column, value in stratum.items():
         if column in rows:
             rows = rows[rows[column] == value]
     if rows.empty:
-        return not_available(f"{dataset}: the runs this comparison needs are missing")
+        return not_available(f"{dataset}: {MISSING_DESIGN_RUNS}")
     row = rows.iloc[0]
     if not bool(row["defined"]):
         return not_available(f"{dataset}: {row['reason']}")
@@ -177,7 +182,9 @@ def optimiser_evidence(comparison: pd.DataFrame, dataset: str, metric: str) -> d
     """C7's value: DPO − GRPO on `metric` (oriented so positive favours DPO) in the default
     condition, from `metrics.optimiser_comparison`."""
     if comparison.empty:
-        return not_available(f"{dataset}: no condition has both DPO and GRPO runs")
+        return not_available(
+            f"{dataset}: no condition has both DPO and GRPO runs; {MISSING_DESIGN_RUNS}"
+        )
     rows = comparison[(comparison["dataset"] == dataset) & (comparison["metric"] == metric)]
     for column in ("scale", "aggregation", "values"):
         if column in rows:

@@ -14,6 +14,15 @@ import seaborn as sns
 from pluralign.figures import set_style
 
 
+def _empty_figure(message: str) -> plt.Figure:
+    """A small figure that says why there is nothing to draw (the book still gets its figure)."""
+    set_style()
+    figure, axis = plt.subplots(figsize=(6, 1.2))
+    axis.text(0.5, 0.5, message, ha="center", va="center")
+    axis.axis("off")
+    return figure
+
+
 def _forest(axis: plt.Axes, rows: pd.DataFrame, labels: list[str], colour: str) -> None:
     """Points with horizontal CI bars, one row per label (undefined rows left empty)."""
     positions = np.arange(len(labels))
@@ -30,6 +39,8 @@ def _forest(axis: plt.Axes, rows: pd.DataFrame, labels: list[str], colour: str) 
 
 def plot_base_differences(differences: pd.DataFrame, metric_titles: dict[str, str]) -> plt.Figure:
     """Tuned − base mean per group model, one panel per (dataset, metric), with 95% CIs."""
+    if differences.empty:
+        return _empty_figure("no tuned model with base-model samples")
     set_style()
     panels = [
         (dataset, metric)
@@ -64,6 +75,8 @@ def plot_base_differences(differences: pd.DataFrame, metric_titles: dict[str, st
 def plot_cross_group_matrix(matrix: pd.DataFrame) -> plt.Figure:
     """One heatmap per dataset: rows the model tuned on group g, columns group h's reward model,
     cells the model's mean reward minus the base model's under h's reward model."""
+    if matrix.empty:
+        return _empty_figure("no group models scored by reward models")
     set_style()
     datasets = list(matrix["dataset"].unique())
     figure, axes = plt.subplots(1, max(len(datasets), 1), figsize=(4.6 * len(datasets), 4.2))
@@ -102,6 +115,8 @@ def plot_condition_effects(
 ) -> plt.Figure:
     """A forest of one quantity per condition (e.g. toxicity reduction per design condition), one
     panel per dataset; undefined rows are listed with an empty marker."""
+    if table.empty:
+        return _empty_figure("no runs of this profile in the run store")
     set_style()
     datasets = list(table["dataset"].unique())
     figure, axes = plt.subplots(

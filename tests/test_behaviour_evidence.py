@@ -92,7 +92,7 @@ def test_ratio_evidence_reports_undefined_ratios_with_their_reason() -> None:
     defined = evidence.ratio_evidence(ratios, "d", {"scale": "binary"})
     assert defined["defined"] and defined["value"] == 0.3
     missing = evidence.ratio_evidence(ratios, "e", {"scale": "5pt"})
-    assert "missing" in missing["reason"]
+    assert "pluralign sweep --profile design" in missing["reason"]
 
 
 def test_optimiser_evidence_orients_lower_is_better_metrics() -> None:

@@ -297,6 +297,14 @@ def set_style() -> None:
     sns.set_theme(context="notebook", style="whitegrid", font_scale=0.9)
 
 
+def empty_figure(message: str) -> plt.Figure:
+    """A small figure that says why there is nothing to draw (the chapter still gets its figure)."""
+    figure, axis = plt.subplots(figsize=(6, 1.5))
+    axis.set_axis_off()
+    axis.text(0.5, 0.5, message, ha="center", va="center", color="grey")
+    return figure
+
+
 def plot_score_distributions(
     tables: dict[str, pd.DataFrame], fields: tuple[str, ...], min_raters: int = 5
 ) -> plt.Figure:

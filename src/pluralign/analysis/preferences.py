@@ -21,6 +21,7 @@ import seaborn as sns
 
 from pluralign.analysis.gaps import CONTRASTS, MIN_RATERS_PER_GROUP, Contrast, reported
 from pluralign.data.schema import DIMENSIONS
+from pluralign.figures import empty_figure, set_style
 from pluralign.prefs import (
     SCALES,
     Condition,
@@ -610,24 +611,13 @@ def beyond_chance_sentence(tables: Mapping[str, pd.DataFrame]) -> str:
 # figures
 
 
-def _set_style() -> None:
-    sns.set_theme(context="notebook", style="whitegrid", font_scale=0.9)
-
-
-def _empty_figure(message: str) -> plt.Figure:
-    figure, axis = plt.subplots(figsize=(6, 1.5))
-    axis.set_axis_off()
-    axis.text(0.5, 0.5, message, ha="center", va="center", color="grey")
-    return figure
-
-
 def plot_pair_agreement(pair_tables: Mapping[str, pd.DataFrame]) -> plt.Figure:
     """Pair agreement per condition (rows) and contrast (colour), one panel per dataset; the
     marker size grows with the number of shared response pairs."""
     table = reported_pairs(pair_tables)
     if table.empty or table["agreement"].isna().all():
-        return _empty_figure("no contrast with shared response pairs")
-    _set_style()
+        return empty_figure("no contrast with shared response pairs")
+    set_style()
     table = table.assign(
         condition=table["scale"] + " · " + table["aggregation"] + " · " + table["values"]
     )
@@ -680,8 +670,8 @@ def plot_agreement_vs_discrimination(tables: Mapping[str, pd.DataFrame]) -> plt.
     the same raters (mean and range), the agreement that sampling alone gives."""
     table = stacked(tables)
     if table.empty or table["agreement"].isna().all():
-        return _empty_figure("no dimension × contrast with shared response pairs")
-    _set_style()
+        return empty_figure("no dimension × contrast with shared response pairs")
+    set_style()
     datasets = list(dict.fromkeys(table["dataset"]))
     dimensions = list(dict.fromkeys(table["dimension"]))
     contrasts = list(dict.fromkeys(table["contrast"]))

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from pluralign.figures import empty_figure, set_style
 from pluralign.train import store
 from pluralign.train.spec import RunSpec, load_profile
 from pluralign.train.sweep import load_runs, run_sweep
@@ -460,17 +461,6 @@ CURVES = {
 STYLES = ("-", "--", ":", "-.")
 
 
-def _set_style() -> None:
-    sns.set_theme(context="notebook", style="whitegrid", font_scale=0.9)
-
-
-def _empty_figure(message: str) -> plt.Figure:
-    figure, axis = plt.subplots(figsize=(6, 1.5))
-    axis.set_axis_off()
-    axis.text(0.5, 0.5, message, ha="center", va="center", color="grey")
-    return figure
-
-
 def training_curves(logs: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """The training logs in long form (one row per run, step and metric), with each run's
     dataset, group, condition and optimiser; a run shown under two profiles appears once."""
@@ -501,8 +491,8 @@ def plot_training_curves(logs: pd.DataFrame, runs: pd.DataFrame) -> plt.Figure:
     range over seeds)."""
     long = training_curves(logs, runs)
     if long.empty:
-        return _empty_figure("no finished run has a training log")
-    _set_style()
+        return empty_figure("no finished run has a training log")
+    set_style()
     metrics = list(dict.fromkeys(name for curves in CURVES.values() for _, name in curves))
     metrics = [metric for metric in metrics if (long["metric"] == metric).any()]
     datasets = list(dict.fromkeys(long["dataset"]))
@@ -556,8 +546,8 @@ def plot_held_out_accuracy(runs: pd.DataFrame) -> plt.Figure:
     against the base model's 0.5; filled: the run moved measurably, open: it did not."""
     table = run_table(runs)
     if table.empty:
-        return _empty_figure("no finished run")
-    _set_style()
+        return empty_figure("no finished run")
+    set_style()
     table = table.sort_values(["profile", "dataset", "optimiser", "condition", "group", "seed"])
     table = table.reset_index(drop=True)
     labels = [

@@ -11,16 +11,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from pluralign.figures import set_style
-
-
-def _empty_figure(message: str) -> plt.Figure:
-    """A small figure that says why there is nothing to draw (the book still gets its figure)."""
-    set_style()
-    figure, axis = plt.subplots(figsize=(6, 1.2))
-    axis.text(0.5, 0.5, message, ha="center", va="center")
-    axis.axis("off")
-    return figure
+from pluralign.figures import empty_figure, set_style
 
 
 def _forest(axis: plt.Axes, rows: pd.DataFrame, labels: list[str], colour: str) -> None:
@@ -40,7 +31,7 @@ def _forest(axis: plt.Axes, rows: pd.DataFrame, labels: list[str], colour: str) 
 def plot_base_differences(differences: pd.DataFrame, metric_titles: dict[str, str]) -> plt.Figure:
     """Tuned − base mean per group model, one panel per (dataset, metric), with 95% CIs."""
     if differences.empty:
-        return _empty_figure("no tuned model with base-model samples")
+        return empty_figure("no tuned model with base-model samples")
     set_style()
     panels = [
         (dataset, metric)
@@ -76,7 +67,7 @@ def plot_cross_group_matrix(matrix: pd.DataFrame) -> plt.Figure:
     """One heatmap per dataset: rows the model tuned on group g, columns group h's reward model,
     cells the model's mean reward minus the base model's under h's reward model."""
     if matrix.empty:
-        return _empty_figure("no group models scored by reward models")
+        return empty_figure("no group models scored by reward models")
     set_style()
     datasets = list(matrix["dataset"].unique())
     figure, axes = plt.subplots(1, max(len(datasets), 1), figsize=(4.6 * len(datasets), 4.2))
@@ -116,7 +107,7 @@ def plot_condition_effects(
     """A forest of one quantity per condition (e.g. toxicity reduction per design condition), one
     panel per dataset; undefined rows are listed with an empty marker."""
     if table.empty:
-        return _empty_figure("no runs of this profile in the run store")
+        return empty_figure("no runs of this profile in the run store")
     set_style()
     datasets = list(table["dataset"].unique())
     figure, axes = plt.subplots(

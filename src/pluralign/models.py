@@ -12,11 +12,13 @@ import contextlib
 import hashlib
 import importlib.metadata
 import importlib.util
+import io
 import json
 import os
 import shutil
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -486,3 +488,19 @@ def _hub_revision(model_id: str) -> str | None:
         return Path(snapshot_download(model_id, local_files_only=True)).name
     except Exception:
         return None
+
+
+@contextlib.contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """Hide the training libraries' warnings, log lines and progress bars (they would land in
+    a chapter as stderr); what a run or a sample did is recorded in its folder."""
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        import transformers
+
+        verbosity = transformers.logging.get_verbosity()
+        transformers.logging.set_verbosity_error()
+        try:
+            yield
+        finally:
+            transformers.logging.set_verbosity(verbosity)

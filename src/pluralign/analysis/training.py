@@ -9,10 +9,7 @@ tables. Everything else here turns those tables into what the chapter shows.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +19,7 @@ import pandas as pd
 import seaborn as sns
 
 from pluralign.figures import empty_figure, set_style
+from pluralign.models import quiet_libraries
 from pluralign.train import store
 from pluralign.train.spec import RunSpec, load_profile
 from pluralign.train.sweep import load_runs, run_sweep
@@ -145,28 +143,12 @@ def sweep_commands(status: pd.DataFrame) -> list[str]:
     return [f"pluralign sweep --profile {profile}" for profile in profiles]
 
 
-@contextlib.contextmanager
-def _quiet_libraries() -> Iterator[None]:
-    """Hide the training libraries' warnings, log lines and progress bars (they would land in
-    the chapter as stderr); what a run did is recorded in its folder."""
-    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-        warnings.simplefilter("ignore")
-        import transformers
-
-        verbosity = transformers.logging.get_verbosity()
-        transformers.logging.set_verbosity_error()
-        try:
-            yield
-        finally:
-            transformers.logging.set_verbosity(verbosity)
-
-
 def train_missing(status: pd.DataFrame, root: Path | None = None) -> list[str]:
     """Train the missing runs of every profile that has any (finished runs are reused), quietly;
     returns the profiles that were swept."""
     profiles = list(dict.fromkeys(missing_runs(status)["profile"]))
     if profiles:
-        with _quiet_libraries():
+        with quiet_libraries():
             for profile in profiles:
                 run_sweep(profile, only_missing=True, root=root, progress=False)
     return profiles

@@ -18,6 +18,7 @@ model, doing only what is missing, and return one tidy score table.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -269,7 +270,21 @@ def collect_behaviour(
     device: str | None = None,
 ) -> pd.DataFrame:
     """The tidy score table of every finished run of `profile` and of the base model (see the
-    module docstring), generating and scoring only what is missing."""
+    module docstring), generating and scoring only what is missing; without `progress`, quietly
+    (no library warnings or bars: a chapter shows none)."""
+    from pluralign.models import quiet_libraries
+
+    with contextlib.nullcontext() if progress else quiet_libraries():
+        return _collect_behaviour(profile, root, progress, datasets, device)
+
+
+def _collect_behaviour(
+    profile: str,
+    root: Path | None,
+    progress: bool,
+    datasets: list[str] | None,
+    device: str | None,
+) -> pd.DataFrame:
     from rich.console import Console
 
     console = Console(stderr=True)

@@ -32,6 +32,27 @@ def two_group_table(own_advantage: float) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def test_in_condition_keeps_base_rows_and_the_default_conditions_runs() -> None:
+    table = pd.concat(
+        [
+            model_rows("base", "toxicity", 0.5),
+            model_rows("base", "toxicity", 0.5, dataset="e"),
+            model_rows("kept", "toxicity", 0.4),
+            model_rows("kept-too", "toxicity", 0.4, dataset="e"),
+            model_rows("majority", "toxicity", 0.4, aggregation="majority"),
+            model_rows("grpo", "toxicity", 0.4, optimiser="grpo"),
+        ],
+        ignore_index=True,
+    )
+    everywhere = evidence.in_condition(table)
+    assert set(everywhere["label"]) == {"base", "kept", "kept-too"}
+    assert set(everywhere.loc[everywhere["label"] == "base", "dataset"]) == {"d", "e"}
+    only_d = evidence.in_condition(table, "d")
+    assert set(only_d["dataset"]) == {"d"} and set(only_d["label"]) == {"base", "kept"}
+    grpo = evidence.in_condition(table, "d", optimiser="grpo")
+    assert set(grpo.loc[grpo["kind"] == "tuned", "label"]) == {"grpo"}
+
+
 def test_pooled_own_group_advantage_recovers_the_planted_advantage() -> None:
     record = evidence.pooled_own_group_advantage(two_group_table(0.2), "d", n_boot=300)
     assert record["defined"]

@@ -51,10 +51,13 @@ def not_available(reason: str) -> dict:
     return evidence(math.nan, math.nan, math.nan, reason)
 
 
-def in_condition(scores: pd.DataFrame, dataset: str, **condition: str) -> pd.DataFrame:
-    """The dataset's tuned rows in `condition` (default `DEFAULT_CONDITION`) and its base rows."""
+def in_condition(
+    scores: pd.DataFrame, dataset: str | None = None, **condition: str
+) -> pd.DataFrame:
+    """The tuned rows in `condition` (default `DEFAULT_CONDITION`) and the base rows, of one
+    dataset or (`dataset=None`) of all."""
     wanted = {**DEFAULT_CONDITION, **condition}
-    rows = scores[scores["dataset"] == dataset]
+    rows = scores if dataset is None else scores[scores["dataset"] == dataset]
     tuned = rows["kind"] == metrics.TUNED
     for column, value in wanted.items():
         tuned &= rows[column] == value
@@ -75,9 +78,7 @@ def pooled_own_group_advantage(
     tuned = rows[(rows["kind"] == metrics.TUNED) & rows["metric"].str.startswith("reward:")]
     grids = []
     used = []
-    for own, other in metrics._contrast_pairs(tuned):
-        under = tuned[tuned["metric"] == f"reward:{own}"]
-        own_rows, other_rows = under[under["group"] == own], under[under["group"] == other]
+    for own, other, own_rows, other_rows in metrics.own_and_other_rows(tuned):
         if own_rows.empty or other_rows.empty:
             continue
         grids += [cell_means(own_rows), cell_means(other_rows)]

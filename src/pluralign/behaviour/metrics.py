@@ -32,7 +32,7 @@ import itertools
 import json
 import math
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -471,6 +471,17 @@ def _contrast_pairs(rows: pd.DataFrame) -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
+def own_and_other_rows(
+    tuned: pd.DataFrame,
+) -> Iterator[tuple[str, str, pd.DataFrame, pd.DataFrame]]:
+    """For each contrast pair (own, other) in `tuned`: the rows of own's model and of other's
+    model, both scored by own's reward model (either may be empty when a model or reward model is
+    missing). The grids the diagonal's advantage (C4) compares."""
+    for own, other in _contrast_pairs(tuned):
+        under = tuned[tuned["metric"] == f"reward:{own}"]
+        yield own, other, under[under["group"] == own], under[under["group"] == other]
+
+
 def cross_group_matrix(
     scores: pd.DataFrame,
     relative_to_base: bool = False,
@@ -527,13 +538,12 @@ def own_group_advantage(
     records = []
     for values, rows in tuned.groupby(strata, dropna=False, sort=True):
         key = _key(strata, values)
-        for own, other in _contrast_pairs(rows):
+        for own, other, rows_own, rows_other in own_and_other_rows(rows):
             metric = f"reward:{own}"
-            under = rows[rows["metric"] == metric]
-            rows_own, rows_other = under[under["group"] == own], under[under["group"] == other]
             head = key | {"reward_group": own, "other_group": other, "metric": metric}
             if rows_own.empty or rows_other.empty:
-                reason = f"no reward model of {own!r}" if under.empty else "a model is missing"
+                scored = (rows["metric"] == metric).any()
+                reason = "a model is missing" if scored else f"no reward model of {own!r}"
                 records.append(head | _stat(math.nan, None, None, confidence, reason=reason))
                 continue
             joint = joint_bootstrap(

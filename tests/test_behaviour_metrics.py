@@ -179,6 +179,29 @@ def test_ratio_with_a_reference_reduction_not_above_zero_is_undefined(
     assert difference["defined"] and difference["value"] > 0
 
 
+def test_ratio_summary_puts_one_stratum_on_one_line() -> None:
+    defined = metrics.ratio_summary(
+        metrics.reduction_ratios(design_scores(0.3), **metrics.C5, n_boot=300)
+    )
+    assert len(defined) == 1
+    line = defined.iloc[0]
+    assert line["held fixed"] == "all · 5pt · multi · dpo"
+
+    def point(text: str) -> float:
+        return float(text.split(" [")[0])
+
+    assert point(line["reduction (preserve)"]) == pytest.approx(0.5, abs=0.03)
+    assert point(line["reduction (majority)"]) == pytest.approx(0.25, abs=0.03)
+    assert point(line["ratio"]) == pytest.approx(1.0, abs=0.15) and line["why undefined"] == ""
+    undefined = metrics.ratio_summary(
+        metrics.reduction_ratios(design_scores(0.4), **metrics.C5, n_boot=300)
+    ).iloc[0]
+    assert (
+        undefined["ratio"] == "undefined" and "does not lie above 0" in undefined["why undefined"]
+    )
+    assert metrics.ratio_summary(pd.DataFrame()).empty
+
+
 def test_optimiser_comparison_names_the_better_optimiser() -> None:
     scores = table(
         model_rows("d", "toxicity", 0.2 + PROMPT_EFFECT, optimiser="dpo"),

@@ -409,6 +409,41 @@ def reduction_ratios(
     return _frame(records, [*strata, "factor", "a", "b", "metric", "quantity"])
 
 
+def ratio_summary(ratios: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """`reduction_ratios` as a reader scans it: one line per dataset and stratum, with the
+    conditions held fixed, both reductions, their difference and the ratio as "value [low, high]",
+    and the reason where a quantity is undefined."""
+    if ratios.empty:
+        return pd.DataFrame()
+
+    def shown(row: pd.Series) -> str:
+        if not bool(row["defined"]) or not np.isfinite(row["value"]):
+            return "undefined"
+        return (
+            f"{row['value']:.{digits}g} [{row['ci_low']:.{digits}g}, {row['ci_high']:.{digits}g}]"
+        )
+
+    factor, a, b = (str(ratios[column].iloc[0]) for column in ("factor", "a", "b"))
+    fixed = [c for c in CONDITION_COLUMNS if c not in ("dataset", factor)]
+    lines = []
+    for _, rows in ratios.groupby(["dataset", *fixed], dropna=False, sort=True):
+        by_quantity = rows.set_index("quantity")
+        first = rows.iloc[0]
+        reasons = dict.fromkeys(r for r in rows["reason"].fillna("") if r)
+        lines.append(
+            {
+                "dataset": first["dataset"],
+                "held fixed": " · ".join(str(first[c]) for c in fixed),
+                f"reduction ({a})": shown(by_quantity.loc["reduction_a"]),
+                f"reduction ({b})": shown(by_quantity.loc["reduction_b"]),
+                "difference": shown(by_quantity.loc["difference"]),
+                "ratio": shown(by_quantity.loc["ratio"]),
+                "why undefined": "; ".join(reasons),
+            }
+        )
+    return pd.DataFrame(lines)
+
+
 def optimiser_comparison(
     scores: pd.DataFrame,
     a: str = "dpo",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import nbformat
+import pandas as pd
 import pytest
 
 from pluralign import figures
@@ -180,3 +181,25 @@ def test_published_figures_and_their_index(book, tmp_path_factory):
     assert missing_targets(html, ["figures/fig-03-gone.png"]) == [
         "figures/fig-03-gone.png (missing file)"
     ]
+
+
+def test_show_whole_tables_prints_every_row_column_and_character():
+    """After the chapters' display setting, a long, wide table with long cells renders whole."""
+    long_text = "a claim statement that runs well past pandas' fifty-character cut, to its end"
+    table = pd.DataFrame({f"column_{i}": [long_text] * 80 for i in range(25)})
+    option_names = [
+        "display.max_rows",
+        "display.max_columns",
+        "display.max_colwidth",
+        "display.width",
+    ]
+    saved = {name: pd.get_option(name) for name in option_names}
+    try:
+        assert "..." in table._repr_html_()  # pandas' defaults elide and cut
+        figures.show_whole_tables()
+        rendered = table._repr_html_()
+    finally:
+        for name, value in saved.items():
+            pd.set_option(name, value)
+    assert "..." not in rendered
+    assert rendered.count(long_text) == 80 * 25

@@ -147,3 +147,29 @@ def pytest_approx(value: float):
     import pytest
 
     return pytest.approx(value, abs=0.02)
+
+
+def test_evidence_table_gives_the_ledgers_verdicts_and_the_summary_names_contradictions() -> None:
+    records = {
+        ("C6", "popquorn"): evidence.evidence(-1.10, -2.67, -0.34),
+        ("C7", "popquorn"): evidence.evidence(-0.17, -0.43, 0.05),
+        ("C5", "popquorn"): evidence.not_available("the reference reduction is not above 0"),
+        ("C5", "study-sim"): evidence.evidence(0.50, 0.20, 0.80),
+    }
+    table = evidence.evidence_table(records).set_index(["claim", "dataset"])
+    assert table.loc[("C6", "popquorn"), "verdict"] == "contradicted"
+    assert table.loc[("C6", "popquorn"), "paper_value"] == 0.22
+    assert table.loc[("C7", "popquorn"), "verdict"] == "inconclusive"
+    assert table.loc[("C5", "popquorn"), "verdict"] == "not testable"
+    assert table.loc[("C5", "popquorn"), "reason"] == "the reference reduction is not above 0"
+    assert table.loc[("C5", "study-sim"), "verdict"] == "supported"
+    assert bool(table.loc[("C5", "study-sim"), "simulated"])
+    assert not bool(table.loc[("C6", "popquorn"), "simulated"])
+
+    summary = evidence.verdict_summary(table.reset_index())
+    assert summary.startswith("Contradicted on real raters' data: C6 on popquorn.")
+    assert "Inconclusive on real raters' data: C7 on popquorn." in summary
+    assert "Supported on real raters' data" not in summary  # study-sim's support is not evidence
+    assert summary.endswith(
+        "On study-sim (simulated: a pipeline check, not evidence about people): C5 supported."
+    )

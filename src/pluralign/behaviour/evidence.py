@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pluralign import claims
 from pluralign.behaviour import metrics
 from pluralign.behaviour.metrics import (
     CONFIDENCE,
@@ -219,26 +220,73 @@ def glue_claim(claim: str, dataset: str, record: dict) -> None:
     from myst_nb import glue
 
     prefix = f"{claim.lower()}-{dataset}"
-    if record["defined"] and np.isfinite(record["ci_low"]) and np.isfinite(record["ci_high"]):
+    if is_testable(record):
         for field in ("value", "ci_low", "ci_high"):
             glue(f"{prefix}-{field}", float(record[field]), display=False)
     else:
-        reason = record["reason"] or "the interval could not be computed (too few prompts)"
-        glue(f"{prefix}-reason", str(reason), display=False)
+        glue(f"{prefix}-reason", untestable_reason(record), display=False)
         glue(f"{prefix}-verdict", "not testable", display=False)
 
 
-def evidence_table(records: dict[tuple[str, str], dict]) -> pd.DataFrame:
-    """The claims' evidence as one table (claim, dataset, value, interval, reason) for display."""
-    rows = [
-        {
-            "claim": claim,
-            "dataset": dataset,
-            "value": record["value"],
-            "ci_low": record["ci_low"],
-            "ci_high": record["ci_high"],
-            "note": record["reason"],
-        }
-        for (claim, dataset), record in records.items()
-    ]
+def is_testable(record: dict) -> bool:
+    """Whether a record has a value and a finite interval for the ledger's rule to judge."""
+    return bool(record["defined"]) and bool(
+        np.isfinite(record["ci_low"]) and np.isfinite(record["ci_high"])
+    )
+
+
+def untestable_reason(record: dict) -> str:
+    return str(record["reason"] or "the interval could not be computed (too few prompts)")
+
+
+def evidence_table(
+    records: dict[tuple[str, str], dict], ledger: claims.Ledger | None = None
+) -> pd.DataFrame:
+    """The claims' evidence as one table: value and interval, the paper's value, and the verdict
+    and reason by the ledger's own rule (`claims.verdict_for`), so a chapter says where its numbers
+    support or contradict the paper exactly as chapter 7 will."""
+    ledger = ledger or claims.load_ledger()
+    rows = []
+    for (claim, dataset), record in records.items():
+        if is_testable(record):
+            verdict, reason = claims.verdict_for(
+                claim, record["value"], record["ci_low"], record["ci_high"], ledger=ledger
+            )
+        else:
+            verdict, reason = claims.NOT_TESTABLE, untestable_reason(record)
+        rows.append(
+            {
+                "claim": claim,
+                "dataset": dataset,
+                "simulated": ledger.simulated(dataset),
+                "value": record["value"],
+                "ci_low": record["ci_low"],
+                "ci_high": record["ci_high"],
+                "paper_value": ledger.claim(claim).paper_value,
+                "verdict": verdict,
+                "reason": reason,
+            }
+        )
     return pd.DataFrame(rows)
+
+
+def verdict_summary(table: pd.DataFrame) -> str:
+    """The verdicts of an `evidence_table` in words: on real raters' data verdict by verdict,
+    contradictions first, then on simulated data, which checks the pipeline and is no evidence."""
+    order = [claims.CONTRADICTED, claims.SUPPORTED, claims.INCONCLUSIVE, claims.NOT_TESTABLE]
+    real = table[~table["simulated"]]
+    sentences = []
+    for verdict in order:
+        rows = real[real["verdict"] == verdict]
+        if not rows.empty:
+            listed = ", ".join(f"{row.claim} on {row.dataset}" for row in rows.itertuples())
+            sentences.append(f"{verdict.capitalize()} on real raters' data: {listed}.")
+    if real.empty:
+        sentences.append("No real raters' data is shown.")
+    simulated = table[table["simulated"]]
+    for dataset, rows in simulated.groupby("dataset", sort=False):
+        listed = ", ".join(f"{row.claim} {row.verdict}" for row in rows.itertuples())
+        sentences.append(
+            f"On {dataset} (simulated: a pipeline check, not evidence about people): {listed}."
+        )
+    return " ".join(sentences)

@@ -155,6 +155,7 @@ def test_evidence_table_gives_the_ledgers_verdicts_and_the_summary_names_contrad
         ("C7", "popquorn"): evidence.evidence(-0.17, -0.43, 0.05),
         ("C5", "popquorn"): evidence.not_available("the reference reduction is not above 0"),
         ("C5", "study-sim"): evidence.evidence(0.50, 0.20, 0.80),
+        ("C7", "example"): evidence.evidence(0.10, 0.05, 0.15),  # a dataset the ledger lacks
     }
     table = evidence.evidence_table(records).set_index(["claim", "dataset"])
     assert table.loc[("C6", "popquorn"), "verdict"] == "contradicted"
@@ -165,11 +166,14 @@ def test_evidence_table_gives_the_ledgers_verdicts_and_the_summary_names_contrad
     assert table.loc[("C5", "study-sim"), "verdict"] == "supported"
     assert bool(table.loc[("C5", "study-sim"), "simulated"])
     assert not bool(table.loc[("C6", "popquorn"), "simulated"])
+    assert table.loc[("C7", "example"), "verdict"] == "supported"
+    assert not bool(table.loc[("C7", "example"), "simulated"])
 
     summary = evidence.verdict_summary(table.reset_index())
     assert summary.startswith("Contradicted on real raters' data: C6 on popquorn.")
     assert "Inconclusive on real raters' data: C7 on popquorn." in summary
-    assert "Supported on real raters' data" not in summary  # study-sim's support is not evidence
+    assert "Supported on real raters' data: C7 on example." in summary
+    assert "C5 on study-sim" not in summary  # study-sim's support is not evidence about people
     assert summary.endswith(
         "On study-sim (simulated: a pipeline check, not evidence about people): C5 supported."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from pluralign.data import loaders
 from pluralign.data.loaders import load_ratings
 from pluralign.data.schema import COLUMNS, RATINGS_SCHEMA
 
@@ -73,3 +74,9 @@ def test_shipped_example_loads():
 def test_unknown_name_that_is_no_file():
     with pytest.raises(FileNotFoundError, match="neither a dataset"):
         load_ratings("no-such-dataset")
+
+
+def test_is_simulated_names_the_simulated_datasets_only():
+    assert loaders.is_simulated("study-sim") and loaders.is_simulated("study-sim-binary")
+    assert not loaders.is_simulated("popquorn") and not loaders.is_simulated("example")
+    assert not loaders.is_simulated("ratings.csv")  # a file, not in the registry: real data

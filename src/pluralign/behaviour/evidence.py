@@ -21,6 +21,7 @@ from pluralign.behaviour.metrics import (
     joint_bootstrap,
     metric_orientation,
 )
+from pluralign.data.loaders import is_simulated
 
 #: Why a design comparison has no value, and how to get one.
 MISSING_DESIGN_RUNS = (
@@ -258,7 +259,7 @@ def evidence_table(
             {
                 "claim": claim,
                 "dataset": dataset,
-                "simulated": ledger.simulated(dataset),
+                "simulated": is_simulated(dataset),
                 "value": record["value"],
                 "ci_low": record["ci_low"],
                 "ci_high": record["ci_high"],

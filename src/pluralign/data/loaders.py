@@ -260,6 +260,11 @@ def dataset_names() -> list[str]:
     return list(DATASETS)
 
 
+def is_simulated(name: str) -> bool:
+    """Whether a named dataset is simulated; a name the registry lacks (a file) is real data."""
+    return name in DATASETS and DATASETS[name].simulated
+
+
 def load_ratings(name_or_path: str | Path) -> pd.DataFrame:
     """The validated long table of a named dataset or a study-format file, with provenance attrs."""
     key = str(name_or_path)

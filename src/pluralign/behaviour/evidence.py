@@ -237,6 +237,7 @@ def is_testable(record: dict) -> bool:
 
 
 def untestable_reason(record: dict) -> str:
+    """Why a record cannot be judged: its own reason, or that its interval could not be made."""
     return str(record["reason"] or "the interval could not be computed (too few prompts)")
 
 

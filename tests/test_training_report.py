@@ -158,6 +158,15 @@ def test_settings_table_reads_the_profile(smoke: spec.Profile) -> None:
     dpo = settings[settings["optimiser"] == "dpo"]
     assert dpo["grpo_generations"].isna().all()
     assert set(settings["steps"]) == {3}
+    covered = {
+        (row.dataset, row.optimiser, group)
+        for row in settings.itertuples()
+        for group in row.groups.split(", ")
+    }
+    assert covered == {(run.dataset, run.optimiser, run.group) for run in smoke.specs}
+    assert set(settings["conditions"]) == {"5pt-preserve-multi"}
+    pair_caps = settings.groupby("dataset")["pair_cap"].agg(set).to_dict()
+    assert pair_caps == {"example": {None}, "study-sim": {64}}  # study-sim's block sets a cap
 
 
 def test_figures_draw_runs_and_say_when_there_are_none(root: Path) -> None:

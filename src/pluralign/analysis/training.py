@@ -353,7 +353,8 @@ def missing_sentence(status: pd.DataFrame) -> str:
 
 def settings_table(profiles: Sequence[str]) -> pd.DataFrame:
     """The training and evaluation settings of every profile, per dataset and optimiser (one
-    row per distinct setting), read from the specs the profile gives."""
+    row per distinct setting), read from the specs the profile gives. `groups` and `conditions`
+    say which runs a row covers, where a dataset's runs differ in their settings."""
     rows = []
     for profile in profiles:
         for spec in load_profile(profile).specs:
@@ -362,6 +363,8 @@ def settings_table(profiles: Sequence[str]) -> pd.DataFrame:
                 "profile": profile,
                 "dataset": spec.dataset,
                 "optimiser": spec.optimiser,
+                "groups": spec.group,
+                "conditions": condition_label(spec.scale, spec.aggregation, spec.values),
                 "base_model": spec.base_model,
             }
             row |= {column: getattr(hyper, field) for field, column in SETTINGS.items()}
@@ -371,11 +374,22 @@ def settings_table(profiles: Sequence[str]) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame()
     table = pd.DataFrame(rows).astype({"lora_top_layers": object, "pair_cap": object})
-    table = table.drop_duplicates().reset_index(drop=True)
     grpo_only = ("grpo_generations", "grpo_completion_tokens")
     table.loc[table["optimiser"] != "grpo", list(grpo_only)] = None
     table.loc[table["optimiser"] != "dpo", ["dpo_beta", "dpo_engine"]] = None
-    return table.drop_duplicates().reset_index(drop=True)
+    settings = [column for column in table.columns if column not in ("groups", "conditions")]
+    table = table.astype({column: object for column in settings})
+
+    def covered(values: pd.Series) -> str:
+        return ", ".join(dict.fromkeys(values))
+
+    merged = table.groupby(settings, sort=False, dropna=False).agg(
+        groups=("groups", covered), conditions=("conditions", covered)
+    )
+    merged = merged.reset_index()[table.columns]
+    for column in ("lora_top_layers", "pair_cap"):  # None: all layers, no cap
+        merged[column] = merged[column].astype(object).where(merged[column].notna(), None)
+    return merged
 
 
 def held_out_units(runs: pd.DataFrame) -> pd.DataFrame:

@@ -1,6 +1,6 @@
 """Behaviour samples and scores end to end on the smoke profile in a temporary run store: the
 settings, the held-out prompts, generation from adapted models and the base model, scoring, the
-cache, atomic writes, the missing-adapter error, the CLI and `bench generate`.
+cache, atomic writes, the missing-adapter error and the CLI.
 
 The fast tests use stand-in run folders (the smoke specs' folders, each with a random LoRA adapter
 on the tiny model and a random reward model), which take seconds to make; the slow test trains the
@@ -327,34 +327,6 @@ def test_behaviour_command(collected) -> None:
         "minilm-sbic-offensive",
         "ea-proxy-leas-nrc",
     }
-
-
-def test_bench_generate_command_on_the_tiny_model() -> None:
-    from typer.testing import CliRunner
-
-    from pluralign.train.cli import train_app
-
-    result = CliRunner().invoke(
-        train_app,
-        [
-            "bench",
-            "generate",
-            "--model",
-            "tiny-random-llama",
-            "--prompts",
-            "4",
-            "--batch-size",
-            "4",
-            "--max-new-tokens",
-            "4",
-            "--json",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    figures = json.loads(result.stdout)
-    assert figures["model"] == "tiny-random-llama" and figures["cache"] == "dynamic"
-    assert figures["sequential"]["generated_tokens"] == figures["batched"]["generated_tokens"] == 16
-    assert figures["identical_texts"] == 4
 
 
 @pytest.mark.slow

@@ -1,11 +1,12 @@
-"""The benchmarks' random-weights path, the one a GPU machine without the embedded wheel takes
-(`pluralign bench train|generate --random-weights`), run on the tiny model on CPU."""
+"""`pluralign bench train|generate` on the tiny model on CPU, including the `--random-weights`
+path that a GPU machine without the embedded wheel takes."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from pluralign.train.bench import synthetic_pairs
@@ -44,28 +45,20 @@ def test_bench_train_random_weights_writes_both_paths(tmp_path: Path) -> None:
     assert abs(figures["speedup_end_to_end"] - expected) < 0.01
 
 
-def test_bench_generate_random_weights_counts_equal_tokens() -> None:
+@pytest.mark.parametrize("random_weights", [False, True])
+def test_bench_generate_counts_equal_tokens(random_weights: bool) -> None:
+    weights = ["--random-weights"] if random_weights else []
     result = CliRunner().invoke(
         train_app,
         [
-            "bench",
-            "generate",
-            "--model",
-            "tiny-random-llama",
-            "--random-weights",
-            "--prompts",
-            "4",
-            "--batch-size",
-            "2",
-            "--max-new-tokens",
-            "3",
-            "--device",
-            "cpu",
-            "--json",
+            *("bench", "generate", "--model", "tiny-random-llama", *weights),
+            *("--prompts", "4", "--batch-size", "2", "--max-new-tokens", "3"),
+            *("--device", "cpu", "--json"),
         ],
     )
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout)
-    assert figures["random_weights"] is True and figures["cache"] == "dynamic"
+    assert figures["model"] == "tiny-random-llama" and figures["cache"] == "dynamic"
+    assert figures["random_weights"] is random_weights
     assert figures["sequential"]["generated_tokens"] == figures["batched"]["generated_tokens"] == 12
     assert figures["batched"]["batch_size"] == 2

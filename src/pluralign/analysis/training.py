@@ -373,23 +373,17 @@ def settings_table(profiles: Sequence[str]) -> pd.DataFrame:
             rows.append(row)
     if not rows:
         return pd.DataFrame()
-    table = pd.DataFrame(rows).astype({"lora_top_layers": object, "pair_cap": object})
+    table = pd.DataFrame(rows, dtype=object)  # None stays None (all layers, no cap), not NaN
     grpo_only = ("grpo_generations", "grpo_completion_tokens")
     table.loc[table["optimiser"] != "grpo", list(grpo_only)] = None
     table.loc[table["optimiser"] != "dpo", ["dpo_beta", "dpo_engine"]] = None
     settings = [column for column in table.columns if column not in ("groups", "conditions")]
-    table = table.astype({column: object for column in settings})
-
-    def covered(values: pd.Series) -> str:
-        return ", ".join(dict.fromkeys(values))
-
-    merged = table.groupby(settings, sort=False, dropna=False).agg(
-        groups=("groups", covered), conditions=("conditions", covered)
-    )
-    merged = merged.reset_index()[table.columns]
-    for column in ("lora_top_layers", "pair_cap"):  # None: all layers, no cap
-        merged[column] = merged[column].astype(object).where(merged[column].notna(), None)
-    return merged
+    same_settings = table.groupby(settings, sort=False, dropna=False)
+    for column in ("groups", "conditions"):  # every row of a setting lists them all
+        table[column] = same_settings[column].transform(
+            lambda values: ", ".join(dict.fromkeys(values))
+        )
+    return table.drop_duplicates().reset_index(drop=True)
 
 
 def held_out_units(runs: pd.DataFrame) -> pd.DataFrame:

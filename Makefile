@@ -29,14 +29,14 @@ book: $(STAMP)
 	$(BIN)/pluralign book --profile $(PROFILE)
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests chapters
 	$(BIN)/python -m pytest -m "slow or not slow"
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests chapters
 
 clean:
 	rm -rf _build

@@ -50,7 +50,7 @@ def one_torch_thread() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def tiny() -> tuple:
     """The from-config tiny Llama with SmolLM2's tokenizer (seconds per step)."""
-    from pluralign import models
+    from pluralign.models import base as models
 
     return models.tiny_model(seed=0)
 

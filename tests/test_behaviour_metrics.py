@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pluralign.behaviour import metrics
+from pluralign.behaviour import conditions, groups, metrics
 from pluralign.behaviour.collect import TABLE_COLUMNS
+from pluralign.stats import testing
 
 PROMPTS = [f"q{index:02d}" for index in range(12)]
 BASE_KEY = "base-000000000000"
@@ -154,7 +155,7 @@ def design_scores(majority_toxicity: float | np.ndarray, noise: float = 0.01) ->
 
 
 def test_reduction_ratio_preserve_vs_majority() -> None:
-    result = metrics.reduction_ratios(design_scores(0.3), **metrics.C5, n_boot=500)
+    result = conditions.reduction_ratios(design_scores(0.3), **conditions.C5, n_boot=500)
     assert only(result, quantity="reduction_a")["value"] == pytest.approx(0.5, abs=0.03)
     assert only(result, quantity="reduction_b")["value"] == pytest.approx(0.25, abs=0.03)
     ratio = only(result, quantity="ratio")
@@ -170,7 +171,7 @@ def test_reduction_ratio_preserve_vs_majority() -> None:
 def test_ratio_with_a_reference_reduction_not_above_zero_is_undefined(
     majority: float, why: str
 ) -> None:
-    result = metrics.reduction_ratios(design_scores(majority), **metrics.C5, n_boot=500)
+    result = conditions.reduction_ratios(design_scores(majority), **conditions.C5, n_boot=500)
     ratio = only(result, quantity="ratio")
     assert not ratio["defined"], why
     assert np.isnan(ratio["value"]) and np.isnan(ratio["ci_low"]) and np.isnan(ratio["ci_high"])
@@ -180,8 +181,8 @@ def test_ratio_with_a_reference_reduction_not_above_zero_is_undefined(
 
 
 def test_ratio_summary_puts_one_stratum_on_one_line() -> None:
-    defined = metrics.ratio_summary(
-        metrics.reduction_ratios(design_scores(0.3), **metrics.C5, n_boot=300)
+    defined = conditions.ratio_summary(
+        conditions.reduction_ratios(design_scores(0.3), **conditions.C5, n_boot=300)
     )
     assert len(defined) == 1
     line = defined.iloc[0]
@@ -193,13 +194,13 @@ def test_ratio_summary_puts_one_stratum_on_one_line() -> None:
     assert point(line["reduction (preserve)"]) == pytest.approx(0.5, abs=0.03)
     assert point(line["reduction (majority)"]) == pytest.approx(0.25, abs=0.03)
     assert point(line["ratio"]) == pytest.approx(1.0, abs=0.15) and line["why undefined"] == ""
-    undefined = metrics.ratio_summary(
-        metrics.reduction_ratios(design_scores(0.4), **metrics.C5, n_boot=300)
+    undefined = conditions.ratio_summary(
+        conditions.reduction_ratios(design_scores(0.4), **conditions.C5, n_boot=300)
     ).iloc[0]
     assert (
         undefined["ratio"] == "undefined" and "does not lie above 0" in undefined["why undefined"]
     )
-    assert metrics.ratio_summary(pd.DataFrame()).empty
+    assert conditions.ratio_summary(pd.DataFrame()).empty
 
 
 def test_optimiser_comparison_names_the_better_optimiser() -> None:
@@ -209,7 +210,7 @@ def test_optimiser_comparison_names_the_better_optimiser() -> None:
         model_rows("d", "emotional_awareness", 1.0 + PROMPT_EFFECT, optimiser="dpo"),
         model_rows("g", "emotional_awareness", 1.0 + PROMPT_EFFECT, optimiser="grpo"),
     )
-    result = metrics.optimiser_comparison(scores, n_boot=300)
+    result = conditions.optimiser_comparison(scores, n_boot=300)
     toxicity = only(result, metric="toxicity")
     assert toxicity["value"] == pytest.approx(-0.1) and toxicity["favours"] == "dpo"
     assert not toxicity["higher_is_better"]
@@ -237,13 +238,13 @@ def group_scores() -> pd.DataFrame:
 
 def test_cross_group_matrix_and_own_group_advantage() -> None:
     scores = group_scores()
-    matrix = metrics.cross_group_matrix(scores, n_boot=300)
+    matrix = groups.cross_group_matrix(scores, n_boot=300)
     assert len(matrix) == 4
     for model_group, levels in GROUP_REWARDS.items():
         for metric, level in levels.items():
             cell = only(matrix, model_group=model_group, reward_group=metric.split(":")[1])
             assert cell["value"] == pytest.approx(level, abs=0.05)
-    advantage = metrics.own_group_advantage(scores, n_boot=300)
+    advantage = groups.own_group_advantage(scores, n_boot=300)
     female = only(advantage, reward_group="female")
     assert female["other_group"] == "male"
     assert female["value"] == pytest.approx(1.0 - 0.2, abs=0.05) and female["ci_low"] > 0
@@ -253,7 +254,7 @@ def test_cross_group_matrix_and_own_group_advantage() -> None:
 
 def test_cross_group_matrix_relative_to_the_base_model() -> None:
     scores = table(group_scores(), model_rows("base", "reward:female", 0.5))
-    matrix = metrics.cross_group_matrix(scores, relative_to_base=True, n_boot=300)
+    matrix = groups.cross_group_matrix(scores, relative_to_base=True, n_boot=300)
     cell = only(matrix, model_group="female", reward_group="female")
     assert cell["value"] == pytest.approx(0.5, abs=0.05)
     assert not only(matrix, model_group="female", reward_group="male")["defined"]
@@ -284,7 +285,9 @@ def test_c8_percentage_points_and_undefined_relative_gaps() -> None:
             "c", "emotional_awareness", 0.5, group="conservative", contrast="conservative/liberal"
         ),
     )
-    result = metrics.percentage_point_gaps(scores, n_boot=300)
+    result = groups.percentage_point_gaps(
+        scores, [("liberal", "conservative"), ("white", "black"), ("female", "male")], n_boot=300
+    )
     toxicity = result[result["metric"] == "toxicity"]
     assert only(toxicity, quantity="improvement_a_percent")["value"] == pytest.approx(25, abs=0.5)
     assert only(toxicity, quantity="gap_pp")["value"] == pytest.approx(15, abs=0.5)
@@ -297,12 +300,12 @@ def test_c8_percentage_points_and_undefined_relative_gaps() -> None:
 
 def test_results_are_seeded_and_do_not_depend_on_other_models() -> None:
     scores = group_scores()
-    first = metrics.own_group_advantage(scores, n_boot=200, seed=1)
-    assert first.equals(metrics.own_group_advantage(scores, n_boot=200, seed=1))
-    other = metrics.own_group_advantage(scores, n_boot=200, seed=2)
+    first = groups.own_group_advantage(scores, n_boot=200, seed=1)
+    assert first.equals(groups.own_group_advantage(scores, n_boot=200, seed=1))
+    other = groups.own_group_advantage(scores, n_boot=200, seed=2)
     assert not first["ci_low"].equals(other["ci_low"])
     extra = model_rows("x", "reward:female", 0.3, dataset="other")
-    again = metrics.own_group_advantage(table(scores, extra), n_boot=200, seed=1)
+    again = groups.own_group_advantage(table(scores, extra), n_boot=200, seed=1)
     assert first.equals(again)
 
 
@@ -333,7 +336,7 @@ def test_group_difference_tests_detect_a_real_difference() -> None:
             rng=rng,
         ),
     )
-    result = metrics.group_difference_tests(scores, n_perm=2000, n_boot=300)
+    result = groups.group_difference_tests(scores, n_perm=2000, n_boot=300)
     row = only(result, metric="toxicity")
     assert (row["group_a"], row["group_b"]) == ("female", "male")
     assert row["value"] == pytest.approx(-0.1, abs=0.02)
@@ -358,14 +361,14 @@ def test_group_difference_tests_permute_labels_among_seeds() -> None:
                     rng=rng,
                 )
             )
-    row = only(metrics.group_difference_tests(table(*parts), n_boot=200), metric="toxicity")
+    row = only(groups.group_difference_tests(table(*parts), n_boot=200), metric="toxicity")
     assert row["method"].startswith("group labels permuted")
     assert (row["n_models_a"], row["n_models_b"], row["permutations"]) == (3, 3, 20)
     assert row["exact"] and row["p_value"] == pytest.approx(0.1) == row["min_p"]
 
 
 def test_sign_flip_test_is_exact_for_few_prompts() -> None:
-    result = metrics.sign_flip_test(np.array([1.0, 2.0, 3.0]), n_perm=100)
+    result = testing.sign_flip_test(np.array([1.0, 2.0, 3.0]), n_perm=100)
     assert result["exact"] and result["permutations"] == 8
     assert result["p_value"] == pytest.approx(2 / 8)
 
@@ -381,18 +384,18 @@ def test_permutation_tests_false_positive_rate_is_near_nominal() -> None:
         effects = rng.normal(0, 1, prompts)
         draws = effects + rng.normal(0, 0.5, (2, samples, prompts))
         per_prompt = draws.mean(axis=1)
-        test = metrics.sign_flip_test(per_prompt[0] - per_prompt[1], n_perm=999, rng=rng)
+        test = testing.sign_flip_test(per_prompt[0] - per_prompt[1], n_perm=999, rng=rng)
         sign_rejections += test["p_value"] <= 0.05
         seed_effects = rng.normal(0, 0.3, 8)
         model_means = seed_effects + rng.normal(0, 0.1, 8)
-        test = metrics.label_permutation_test(model_means[:4], model_means[4:], rng=rng)
+        test = testing.label_permutation_test(model_means[:4], model_means[4:], rng=rng)
         label_rejections += test["p_value"] <= 0.05
     assert 0.02 <= sign_rejections / repetitions <= 0.08
     assert label_rejections / repetitions <= 0.08
 
 
 def test_holm_adjustment() -> None:
-    adjusted = metrics.holm([0.01, 0.04, np.nan, 0.03])
+    adjusted = testing.holm([0.01, 0.04, np.nan, 0.03])
     assert adjusted[0] == pytest.approx(0.03)
     assert adjusted[3] == pytest.approx(0.06) and adjusted[1] == pytest.approx(0.06)
     assert np.isnan(adjusted[2])

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from pluralign.behaviour import samples as samples_store
+from pluralign.behaviour import scores as scores_module
 from pluralign.behaviour.collect import TABLE_COLUMNS, behaviour_samples, collect_behaviour
 from pluralign.behaviour.prompts import evaluation_prompts
 from pluralign.behaviour.settings import SettingsError, load_settings
@@ -117,7 +118,7 @@ def test_settings_per_profile_and_their_key(tmp_path: Path) -> None:
 
 
 def test_study_sim_prompts_are_the_runs_own_held_out_prompts() -> None:
-    from pluralign.prefs import ratings_for_scale
+    from pluralign.pairs.build import ratings_for_scale
     from pluralign.train.grpo import generation_prompts
     from pluralign.train.inputs import run_inputs
 
@@ -135,9 +136,9 @@ def test_study_sim_prompts_are_the_runs_own_held_out_prompts() -> None:
 
 
 def test_standalone_datasets_answer_held_out_corpus_prompts(smoke_specs) -> None:
-    from pluralign.prefs import ratings_for_scale
-    from pluralign.train.grpo import corpus_prompts, generation_prompts
-    from pluralign.train.inputs import split_items
+    from pluralign.pairs.build import ratings_for_scale
+    from pluralign.train.grpo import generation_prompts
+    from pluralign.train.inputs import corpus_prompts, split_items
 
     spec = smoke_specs[0]
     ratings = ratings_for_scale(spec.dataset, spec.scale)
@@ -233,7 +234,7 @@ def test_an_interrupted_generation_leaves_no_samples(collected, tmp_path, monkey
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    from pluralign.evaluate import generate
+    from pluralign.models import generate
 
     monkeypatch.setattr(generate, "generate_responses", interrupted)
     with pytest.raises(KeyboardInterrupt):
@@ -308,6 +309,37 @@ def test_scores_follow_new_reward_models_without_resampling(
     assert np.allclose(toxicity[0]["score"], toxicity[1]["score"])
 
 
+def test_a_changed_scorer_rescores_only_its_own_rows(collected, tmp_path, monkeypatch) -> None:
+    """A new version of the emotional-awareness proxy recomputes its rows alone: the toxicity
+    and reward-model rows stay the stored ones (the toxicity scorer is not even called)."""
+    root = tmp_path / "runs"
+    shutil.copytree(collected[0], root)
+    settings = load_settings("smoke")
+    before = collect_behaviour("smoke", root=root, progress=False, datasets=[DATASET])
+    toxicity, _ = scores_module.toxicity_scorer(
+        settings.detoxify_checkpoint, settings.detoxify_model_type, settings.detoxify_config_path
+    )
+    ea, version = scores_module.ea_proxy()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the unchanged toxicity scorer was called")
+
+    monkeypatch.setattr(toxicity, "score", refuse)
+    monkeypatch.setattr(scores_module, "ea_proxy", lambda: (ea, "another-version"))
+    after = collect_behaviour("smoke", root=root, progress=False, datasets=[DATASET])
+    columns = ["model", "prompt_id", "sample", "metric", "score"]
+    pd.testing.assert_frame_equal(
+        before[columns].sort_values(columns[:4]).reset_index(drop=True),
+        after[columns].sort_values(columns[:4]).reset_index(drop=True),
+        check_exact=True,
+    )
+    meta = json.loads(next(root.glob("*/behaviour/*/scores.json")).read_text())
+    assert meta["datasets"][DATASET]["scorers"]["emotional_awareness"]["version"] == (
+        "another-version"
+    )
+    assert version != "another-version"
+
+
 # --------------------------------------------------------------------------------------------
 # command line
 
@@ -315,7 +347,7 @@ def test_scores_follow_new_reward_models_without_resampling(
 def test_behaviour_command(collected) -> None:
     from typer.testing import CliRunner
 
-    from pluralign.behaviour.cli import behaviour_app
+    from pluralign.cli.behaviour import behaviour_app
 
     root, _ = collected
     result = CliRunner().invoke(

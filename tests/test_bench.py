@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pluralign.train.bench import synthetic_pairs
-from pluralign.train.cli import train_app
+from pluralign.bench.train import synthetic_pairs
+from pluralign.cli.train import train_app
 
 
 def test_bench_train_random_weights_writes_both_paths(tmp_path: Path) -> None:

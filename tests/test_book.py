@@ -13,9 +13,10 @@ import nbformat
 import pytest
 from typer.testing import CliRunner
 
-from pluralign import claims, figures
-from pluralign.cli import app
-from pluralign.site_check import check_site, missing_targets
+from pluralign import claims
+from pluralign.book import figures
+from pluralign.book.site_check import check_site, missing_targets
+from pluralign.cli.app import app
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import ast
 import nbformat
 import pytest
 
-from pluralign.book import chapters
+from pluralign.book.runner import chapters
 from pluralign.parameters import parameters_cell, parse_parameters_cell
 
 CHAPTERS = chapters()

@@ -12,9 +12,11 @@ import pytest
 import yaml
 
 from pluralign import claims
-from pluralign.analysis.gaps import PAPER_CLAIMS
-from pluralign.book import BookBuildError, check_executed_book
-from pluralign.provenance import Commit, dataset_sha256, executed_parameters
+from pluralign.book.runner import BookBuildError, check_executed_book
+from pluralign.claims import gaps_evidence
+from pluralign.data.loaders import dataset_sha256
+from pluralign.gaps.contrasts import contrast_between
+from pluralign.provenance import Commit, executed_parameters
 
 GLUE_PREFIX = "application/papermill.record/"
 
@@ -117,16 +119,38 @@ def test_the_ledger_has_the_papers_claims_c8_and_the_books_findings(ledger):
     assert ledger.simulated("study-sim") and not ledger.simulated("popquorn")
 
 
-def test_rating_gap_claims_match_chapter_2(ledger):
-    """C1–C3's paper values and directions are the ones chapter 2's verdicts use."""
-    for paper in PAPER_CLAIMS:
-        claim = ledger.claim(paper.claim)
-        assert claim.paper_value == pytest.approx(paper.paper_value)
+def test_rating_gap_claims_name_a_contrast_chapter_2_compares(ledger):
+    """C1–C3 are chapter 2's rating-gap claims; each names a dimension and a contrast of chapter
+    2's gap table in the paper's orientation, with a sign rule on the paper's side."""
+    gap_claims = gaps_evidence.gap_claims(ledger)
+    assert [claim.id for claim in gap_claims] == ["C1", "C2", "C3"]
+    for claim in gap_claims:
+        assert contrast_between(claim.contrast.group_a, claim.contrast.group_b) is not None
         assert claim.rule.kind == "sign"
-        assert (claim.rule.direction == "positive") == (paper.paper_value > 0)
+        assert (claim.rule.direction == "positive") == (claim.paper_value > 0)
         evidence = claim.evidence_for("popquorn")
         assert evidence.chapter == "02_rating_gaps"
-        assert evidence.key("value", "popquorn") == f"{paper.claim}-popquorn-relative_gap"
+        assert evidence.key("value", "popquorn") == f"{claim.id}-popquorn-relative_gap"
+
+
+def test_c8_claims_name_the_groups_chapter_5_compares(ledger):
+    """C8a–c's groups come from claims.yml; POPQUORN, which records no political leaning, is
+    declared not testable for C8a, so chapter 5 does not glue it."""
+    groups = {c.id: (c.contrast.group_a, c.contrast.group_b) for c in ledger.claims if c.contrast}
+    assert groups["C8a"] == ("liberal", "conservative")
+    assert groups["C8b"] == ("white", "black")
+    assert groups["C8c"] == ("female", "male")
+    assert not ledger.claim("C8a").glued_by("05_group_models", "popquorn")
+    assert ledger.claim("C8b").glued_by("05_group_models", "popquorn")
+
+
+def test_a_dimension_needs_a_contrast():
+    with pytest.raises(claims.ClaimsError, match="needs the contrast"):
+        minimal_ledger(dimension="toxicity")
+    claim = minimal_ledger(
+        contrast={"group_a": "male", "group_b": "female"}, dimension="toxicity"
+    ).claims[0]
+    assert claim.contrast == claims.Contrast("male", "female")
 
 
 def test_declared_figures_are_labelled_in_their_chapters(ledger, project_root):
@@ -254,9 +278,10 @@ def test_at_least_and_chapter_rules():
     strict = claims.Rule("at_least", minimum=1, otherwise=claims.CONTRADICTED)
     assert claims.apply_rule(strict, {"value": 0}, None)[0] == claims.CONTRADICTED
     chapter = claims.Rule("chapter")
-    assert claims.apply_rule(chapter, {"verdict": "agrees"}, None)[0] == claims.SUPPORTED
-    with pytest.raises(claims.ClaimsError, match="unknown verdict"):
-        claims.apply_rule(chapter, {"verdict": "probably"}, None)
+    assert claims.apply_rule(chapter, {"verdict": " Supported"}, None)[0] == claims.SUPPORTED
+    for word in ("probably", "agrees"):  # chapters speak the ledger's words, nothing else
+        with pytest.raises(claims.ClaimsError, match="unknown verdict"):
+            claims.apply_rule(chapter, {"verdict": word}, None)
 
 
 def test_chapters_can_ask_the_ledger_for_its_verdict():
@@ -332,7 +357,8 @@ def test_nan_without_a_reason_is_an_error_and_with_one_not_testable():
 
 
 def test_a_chapter_verdict_that_disagrees_with_the_rule_is_an_error():
-    assert assess({**GOOD, "c9-popquorn-verdict": "'agrees'"}).chapter_verdict == claims.SUPPORTED
+    supported = assess({**GOOD, "c9-popquorn-verdict": "'supported'"})
+    assert supported.chapter_verdict == claims.SUPPORTED
     with pytest.raises(claims.ClaimsError, match="the same rule"):
         assess({**GOOD, "c9-popquorn-verdict": "'inconclusive'"})
 
@@ -408,7 +434,8 @@ def test_a_broken_glue_key_fails_the_build_check(tmp_path, monkeypatch):
         for field in ("relative_gap", "ci_low", "ci_high")
     }
     keys |= {f"C{n}-popquorn-ci_low": "0.05" for n in (1, 2, 3)}
-    keys |= {"C1-popquorn-verdict": "'disagrees'", "p1-popquorn-value": "1", "p1-popquorn-n": "4"}
+    keys |= {"C1-popquorn-verdict": "'contradicted'"}
+    keys |= {"p1-popquorn-value": "1", "p1-popquorn-n": "4"}
     write_executed(tmp_path, "02_rating_gaps", keys)
     check_executed_book(tmp_path, ledger)  # complete: passes
     del keys["C2-popquorn-ci_high"]

@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pluralign.evaluate.emotional_awareness import (
-    EmotionalAwarenessProxy,
+from pluralign.scorers import emotional_awareness as ea
+from pluralign.scorers.emotional_awareness import EmotionalAwarenessProxy, nrc_intensity
+from pluralign.scorers.validation import (
     labelled_set_path,
     load_labelled_set,
-    nrc_intensity,
     validate_ea_proxy,
-    write_validation_report,
+    write_ea_validation_report,
 )
 
 CARING = (
@@ -147,8 +147,28 @@ def test_validation_would_fail_for_a_direction_blind_score(tmp_path) -> None:
 
 
 def test_report_is_written_as_json(tmp_path) -> None:
-    target = write_validation_report(tmp_path / "ea.json", n_boot=50)
+    target = write_ea_validation_report(tmp_path / "ea.json", n_boot=50)
     written = json.loads(target.read_text())
     assert written["proxy"].startswith("ea-proxy")
     assert written["provenance"]["labelled_set_sha256"]
     assert len(written["largest_disagreements"]) == 8
+
+
+def test_lexicon_is_package_data_loaded_once() -> None:
+    lexicon = ea.load_lexicon()
+    assert ea.LEXICON_FILE.is_file() and ea.LEXICON_FILE in ea.SOURCE_FILES
+    assert ea.load_lexicon() is lexicon
+    assert set(lexicon.tier_weights) == {"bodily", "vague", "basic", "differentiated"}
+    assert lexicon.glossary["sad"] == ("basic", "sadness", ("sad", "sadness", "saddened"))
+    assert "pathetic" in ea.INSULTS and ea.WEIGHTS is lexicon.weights
+
+
+def test_malformed_lexicon_fails_loudly(tmp_path) -> None:
+    text = ea.LEXICON_FILE.read_text(encoding="utf-8")
+    broken = tmp_path / "broken.yml"
+    broken.write_text(text.replace("tier: bodily", "tier: physical", 1), encoding="utf-8")
+    with pytest.raises(ValueError, match="known tier"):
+        ea.load_lexicon(broken)
+    broken.write_text(text.replace("patterns:", "phrases:"), encoding="utf-8")
+    with pytest.raises(ValueError, match="missing sections"):
+        ea.load_lexicon(broken)

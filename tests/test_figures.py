@@ -12,9 +12,10 @@ import nbformat
 import pandas as pd
 import pytest
 
-from pluralign import figures
-from pluralign.book import BookBuildError, check_executed_book
-from pluralign.site_check import missing_targets
+from pluralign import style
+from pluralign.book import figures
+from pluralign.book.runner import BookBuildError, check_executed_book
+from pluralign.book.site_check import missing_targets
 
 
 def small_figure() -> plt.Figure:
@@ -117,14 +118,14 @@ def executed_with_figure(book: Path, label: str) -> Path:
 
 
 def test_a_figure_without_its_files_fails_the_build_check(book, monkeypatch, capsys):
-    from pluralign import claims
+    from pluralign.claims import ledger as claims
 
     ledger = claims.load_ledger()
     executed_with_figure(book, "fig-03-pairs")
     assert figures.missing_figure_files(book) == [
         "chapters/03_preferences.ipynb: figure fig-03-pairs has no figures/fig-03-pairs.png, "
         "figures/fig-03-pairs.svg, figures/fig-03-pairs.json; glue it with "
-        "pluralign.figures.glue_figure, which saves the citable files"
+        "pluralign.book.figures.glue_figure, which saves the citable files"
     ]
     with pytest.raises(BookBuildError, match="fig-03-pairs has no"):
         check_executed_book(book, ledger)
@@ -196,7 +197,7 @@ def test_show_whole_tables_prints_every_row_column_and_character():
     saved = {name: pd.get_option(name) for name in option_names}
     try:
         assert "..." in table._repr_html_()  # pandas' defaults elide and cut
-        figures.show_whole_tables()
+        style.show_whole_tables()
         rendered = table._repr_html_()
     finally:
         for name, value in saved.items():

@@ -1,5 +1,6 @@
 """Rating gaps (chapter 02): the two-way bootstrap, the models, level vs discrimination, Holm,
-verdicts, bad inputs, figures, and recovery and coverage on study-sim."""
+bad inputs, figures, and recovery and coverage on study-sim (the verdicts on C1–C3 are the claims
+ledger's: tests/test_claims_evidence.py)."""
 
 from __future__ import annotations
 
@@ -13,30 +14,22 @@ import pandas as pd
 import pytest
 
 import pluralign.data.simulate as simulate
-from pluralign.analysis.gaps import (
+from pluralign import claims
+from pluralign.claims import gaps_evidence
+from pluralign.gaps.contrasts import CONTRASTS, contrast_between
+from pluralign.gaps.estimate import (
     ALWAYS_FINITE,
-    CONTRASTS,
     GAP_COLUMNS,
-    PAPER_CLAIMS,
     GapAnalysisError,
-    claim_verdicts,
-    plot_gap_forest,
-    plot_level_discrimination,
     rating_gaps,
     relative_gap,
     reported,
-    verdict,
 )
-from pluralign.analysis.statistics import (
-    RatingDesign,
-    bootstrap_p_value,
-    fit_crossed_mixed_model,
-    fit_ordinal_model,
-    group_statistics,
-    holm,
-    percentile_interval,
-    two_way_bootstrap,
-)
+from pluralign.gaps.plots import PaperValue, plot_gap_forest, plot_level_discrimination
+from pluralign.stats.intervals import bootstrap_p_value, percentile_interval
+from pluralign.stats.mixed import fit_crossed_mixed_model, fit_ordinal_model
+from pluralign.stats.rater_item import RatingDesign, group_statistics, two_way_bootstrap
+from pluralign.stats.testing import holm
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -247,53 +240,6 @@ def test_holm_in_the_table(small_gaps):
 
 
 # --------------------------------------------------------------------------------------------
-# Verdicts
-
-
-@pytest.mark.parametrize(
-    ("interval", "paper", "expected"),
-    [
-        ((-0.30, -0.05), -0.18, "agrees"),
-        ((0.10, 0.40), 0.44, "agrees"),
-        ((0.02, 0.20), -0.18, "disagrees"),
-        ((-0.40, -0.01), 0.279, "disagrees"),
-        ((-0.05, 0.30), 0.279, "inconclusive"),
-        ((-0.2, 0.0), -0.18, "inconclusive"),
-        (None, 0.44, "not testable"),
-    ],
-)
-def test_verdict_rules(interval, paper, expected):
-    assert verdict(interval, paper) == expected
-
-
-def test_verdict_refuses_nonsense():
-    with pytest.raises(GapAnalysisError, match="not a confidence interval"):
-        verdict((0.3, 0.1), 0.2)
-    with pytest.raises(GapAnalysisError, match="no direction"):
-        verdict((0.1, 0.3), 0.0)
-
-
-def test_claim_verdicts_say_why_a_claim_is_not_testable():
-    table = tiny_table(
-        {"m1": [1, 2, 3], "m2": [2, 2, 2], "f1": [3, 4, 5], "f2": [2, 3, 4]},
-        {"m1": "male", "m2": "male", "f1": "female", "f2": "female"},
-    )
-    verdicts = claim_verdicts(rating_gaps(table, bootstrap_samples=200), "tiny").set_index("claim")
-    assert list(verdicts.index) == ["C1", "C2", "C3"]
-    assert verdicts.loc["C1", "verdict"] in {"agrees", "disagrees", "inconclusive"}
-    assert verdicts.loc["C2", "verdict"] == "not testable"
-    assert "no emotional_awareness ratings" in verdicts.loc["C2", "reason"]
-    ea = tiny_table(
-        {"m1": [1, 2], "m2": [2, 2], "f1": [3, 4], "f2": [2, 3]},
-        {"m1": "male", "m2": "male", "f1": "female", "f2": "female"},
-        dimension="emotional_awareness",
-    )
-    verdicts = claim_verdicts(rating_gaps(ea, bootstrap_samples=200), "tiny").set_index("claim")
-    assert verdicts.loc["C2", "verdict"] == "not testable"
-    assert verdicts.loc["C2", "reason"] == "no rater of emotional_awareness records political"
-
-
-# --------------------------------------------------------------------------------------------
 # Bad inputs
 
 
@@ -457,14 +403,16 @@ def test_mixed_model_matches_statsmodels_crossed_variance_components(small_study
 
 
 def test_figures_are_drawn(small_gaps):
-    forest = plot_gap_forest({"sim-a": small_gaps, "sim-b": small_gaps})
+    paper = [
+        PaperValue("C1", "toxicity", "male", "female", -0.18),
+        PaperValue("C3", "emotional_awareness", "black", "white", 0.44),
+        PaperValue("X", "toxicity", "female", "male", 0.5),  # no such row: not drawn
+    ]
+    forest = plot_gap_forest({"sim-a": small_gaps, "sim-b": small_gaps}, paper)
     axis = forest.axes[0]
     assert axis.get_title() == ""
     paper_markers = [line for line in axis.get_lines() if line.get_marker() == "D"]
-    assert len(paper_markers) == len(PAPER_CLAIMS)
-    assert sorted(float(line.get_xdata()[0]) for line in paper_markers) == sorted(
-        claim.paper_value for claim in PAPER_CLAIMS
-    )
+    assert sorted(float(line.get_xdata()[0]) for line in paper_markers) == [-0.18, 0.44]
     levels = plot_level_discrimination(small_gaps)
     assert len(levels.axes) == 2
     assert all(axis.get_title() == "" for axis in levels.axes)
@@ -478,6 +426,15 @@ def test_figures_refuse_an_empty_table(small_gaps):
 
 # --------------------------------------------------------------------------------------------
 # study-sim: recovery of what was planted, and coverage
+
+
+def paper_claims() -> list[tuple[str, str, str, float]]:
+    """C1–C3 as the claims ledger states them: (claim, dimension, gap-table contrast, value)."""
+    planted = []
+    for claim in gaps_evidence.gap_claims(claims.load_ledger()):
+        contrast = contrast_between(claim.contrast.group_a, claim.contrast.group_b)
+        planted.append((claim.id, claim.dimension, contrast.name, claim.paper_value))
+    return planted
 
 
 @pytest.fixture(scope="module")
@@ -494,16 +451,16 @@ def test_recovers_the_planted_claims_on_study_sim(full_study):
     mean is 0.285 and 9 of 10 95% intervals cover 0.279)."""
     gaps = rating_gaps(full_study, bootstrap_samples=2000, seed=0)
     assert len(full_study) == 27_375
-    verdicts = claim_verdicts(gaps, "study-sim").set_index("claim")
-    for claim in PAPER_CLAIMS:
-        row = gaps[(gaps["dimension"] == claim.dimension) & (gaps["contrast"] == claim.contrast)]
-        row = row.iloc[0]
-        assert row["ci_low"] <= claim.paper_value <= row["ci_high"], claim.claim
-        assert verdicts.loc[claim.claim, "verdict"] == "agrees"
-        assert verdicts.loc[claim.claim, "paper_value_in_ci"]
+    verdicts = gaps_evidence.gap_verdicts({"study-sim": gaps}, {"study-sim": True})
+    verdicts = verdicts.set_index("claim")
+    for claim, dimension, contrast, paper_value in paper_claims():
+        row = gaps[(gaps["dimension"] == dimension) & (gaps["contrast"] == contrast)].iloc[0]
+        assert row["ci_low"] <= paper_value <= row["ci_high"], claim
+        assert verdicts.loc[claim, "verdict"] == claims.SUPPORTED
+        assert verdicts.loc[claim, "paper_value_in_ci"]
         standard_error = (row["mixed_ci_high"] - row["mixed_ci_low"]) / (2 * 1.959964)
         wide = 3.290527 * standard_error / row["mean_b"]  # half-width of the 99.9% interval
-        assert abs(row["mixed_relative_effect"] - claim.paper_value) <= wide, claim.claim
+        assert abs(row["mixed_relative_effect"] - paper_value) <= wide, claim
         assert row["mixed_p_value"] < 1e-6
         assert row["ordinal_agrees"]
     # nothing was planted on the country contrast: its mixed effects are all small
@@ -592,7 +549,8 @@ def test_gap_intervals_cover_the_planted_gaps(synthetic_corpus, monkeypatch):
     monkeypatch.setattr(simulate, "group_levels", cached_levels)
     params = simulate.load_params()
     contrasts = {contrast.name: contrast for contrast in CONTRASTS}
-    covered = {claim.claim: [] for claim in PAPER_CLAIMS}
+    planted = paper_claims()
+    covered = {claim: [] for claim, *_ in planted}
     for seed in range(100):
         study = simulate.simulate_study(params, seed=seed, corpus=synthetic_corpus)["5pt"]
         for dimension in ("toxicity", "emotional_awareness"):
@@ -600,21 +558,21 @@ def test_gap_intervals_cover_the_planted_gaps(synthetic_corpus, monkeypatch):
             raters, _ = pd.factorize(part["participant_id"])
             items, _ = pd.factorize(part["response_id"])
             people = part.groupby(raters)[["gender", "political", "race"]].first()
-            claims = [claim for claim in PAPER_CLAIMS if claim.dimension == dimension]
+            on_dimension = [entry for entry in planted if entry[1] == dimension]
             groups = {}
-            for claim in claims:
-                contrast = contrasts[claim.contrast]
+            for claim, _, name, _ in on_dimension:
+                contrast = contrasts[name]
                 for role, group in (("a", contrast.group_a), ("b", contrast.group_b)):
-                    groups[f"{claim.claim}{role}"] = (people[contrast.field] == group).to_numpy()
+                    groups[f"{claim}{role}"] = (people[contrast.field] == group).to_numpy()
             design = RatingDesign.from_codes(raters, items, part["score"], groups)
             boot = two_way_bootstrap(
                 design, samples=1000, seed=seed, key=dimension, level_discrimination=False
             )
-            for claim in claims:
-                mean_a = boot[f"{claim.claim}a"].replicates["mean"]
-                mean_b = boot[f"{claim.claim}b"].replicates["mean"]
+            for claim, _, _, paper_value in on_dimension:
+                mean_a = boot[f"{claim}a"].replicates["mean"]
+                mean_b = boot[f"{claim}b"].replicates["mean"]
                 low, high = percentile_interval((mean_a - mean_b) / mean_b)
-                covered[claim.claim].append(low <= claim.paper_value <= high)
+                covered[claim].append(low <= paper_value <= high)
     coverage = {claim: float(np.mean(hits)) for claim, hits in covered.items()}
     overall = float(np.mean([hit for hits in covered.values() for hit in hits]))
     print(f"coverage of 95% intervals: {coverage}, overall {overall:.3f}")
@@ -636,6 +594,19 @@ def test_real_datasets_give_a_complete_table(mirror, name):
     country = gaps[gaps["contrast"] == "country"]
     assert (country["status"] == "skipped").all()  # no public source records the country
     assert len(reported(gaps)) >= 2
-    verdicts = claim_verdicts(gaps, name).set_index("claim")
-    assert verdicts.loc["C1", "verdict"] in {"agrees", "disagrees", "inconclusive"}
-    assert (verdicts.loc[["C2", "C3"], "verdict"] == "not testable").all()
+    verdicts = gaps_evidence.gap_verdicts({name: gaps}, {name: False}).set_index("claim")
+    assert verdicts.loc["C1", "verdict"] in {claims.SUPPORTED, claims.CONTRADICTED, "inconclusive"}
+    assert (verdicts.loc[["C2", "C3"], "verdict"] == claims.NOT_TESTABLE).all()
+
+
+def test_p1_counts_discrimination_gaps_per_dataset() -> None:
+    from pluralign.claims.gaps_evidence import discrimination_gap_counts
+
+    patterns = pd.DataFrame(
+        {"level": [2, 0], "discrimination": [1, 0], "both": [1, 3], "none": [0, 1]},
+        index=["a", "b"],
+    )
+    assert discrimination_gap_counts(patterns) == {
+        "a": {"value": 2, "n": 4},
+        "b": {"value": 3, "n": 4},
+    }

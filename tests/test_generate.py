@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pluralign import models
-from pluralign.evaluate.generate import (
+from pluralign.models import base as models
+from pluralign.models.generate import (
     GenerationResult,
     benchmark_generation,
     generate_responses,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pluralign import models
+from pluralign.models import base as models
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

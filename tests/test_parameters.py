@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from pluralign.book import Profile, chapters, load_profile, profile_names, resolve_parameters
-from pluralign.cli import app, parameter_pairs
+from pluralign.book.runner import (
+    BookProfile,
+    book_profile_names,
+    chapters,
+    load_book_profile,
+    resolve_parameters,
+)
+from pluralign.cli.app import app, parameter_pairs
 from pluralign.parameters import (
     ParameterError,
     check_parameters,
@@ -121,14 +127,14 @@ def test_every_chapter_has_a_valid_parameters_cell():
 
 @pytest.mark.parametrize("name", ["smoke", "quick", "full"])
 def test_profiles_resolve(name):
-    assert name in profile_names()
-    values = resolve_parameters(chapters(), load_profile(name), [])
+    assert name in book_profile_names()
+    values = resolve_parameters(chapters(), load_book_profile(name), [])
     assert values["01_data"]["datasets"]
 
 
 def test_unknown_override_lists_valid_parameters():
     with pytest.raises(ParameterError) as error:
-        resolve_parameters(chapters(), Profile("t", ""), [("dataset", '["popquorn"]')])
+        resolve_parameters(chapters(), BookProfile("t", ""), [("dataset", '["popquorn"]')])
     message = str(error.value)
     assert "no chapter declares parameter 'dataset'" in message
     assert "datasets: list[str]" in message
@@ -136,18 +142,19 @@ def test_unknown_override_lists_valid_parameters():
 
 def test_wrong_type_override_is_an_error():
     with pytest.raises(ParameterError, match="'agreement_bootstrap_samples' must be int"):
-        resolve_parameters(chapters(), Profile("t", ""), [("agreement_bootstrap_samples", "many")])
+        overrides = [("agreement_bootstrap_samples", "many")]
+        resolve_parameters(chapters(), BookProfile("t", ""), overrides)
 
 
 def test_profile_with_unknown_chapter_parameter():
-    profile = Profile("bad", "", chapters={"01_data": {"bootstrap": 3}})
+    profile = BookProfile("bad", "", chapters={"01_data": {"bootstrap": 3}})
     with pytest.raises(ParameterError, match="01_data has no parameter 'bootstrap'"):
         resolve_parameters(chapters(), profile, [])
 
 
 def test_unknown_profile():
     with pytest.raises(ParameterError, match="unknown profile 'huge'"):
-        load_profile("huge")
+        load_book_profile("huge")
 
 
 def test_parameter_pairs():

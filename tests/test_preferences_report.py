@@ -7,8 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pluralign.analysis import preferences
-from pluralign.prefs import Condition, build_pairs
+from pluralign.pairs import discrimination as mechanism
+from pluralign.pairs import plots as pair_plots
+from pluralign.pairs import report as preferences
+from pluralign.pairs.build import Condition, build_pairs
 
 #: Toxicity (1 = not toxic, 5 = very) of responses r1–r3 per rater. The women rank r1 > r2 > r3
 #: (less toxic is better); m1 agrees, m2 and m3 prefer r3 to both others.
@@ -122,7 +124,7 @@ def test_split_halves_of_unanimous_raters_agree_fully() -> None:
     ratings = ratings[ratings["participant_id"].isin(["f1", "f2", "m1"])]
     pairs = preferences.GroupPairs({"5pt": ratings}, seed=0)
     contrast = next(c for c in preferences.CONTRASTS if c.name == "gender")
-    halves = preferences.split_half_agreement(
+    halves = mechanism.split_half_agreement(
         pairs, contrast, Condition(values="toxicity"), repeats=4, seed=3
     )
     assert halves == [1.0, 1.0, 1.0, 1.0]
@@ -149,15 +151,15 @@ def test_discrimination_table_puts_agreement_beside_the_slope_gap(
             {"dimension": "toxicity", "contrast": "race", "status": "skipped"},
         ]
     )
-    table = preferences.discrimination_table(group_pairs, gaps, split_halves=3, seed=0)
+    table = mechanism.discrimination_table(group_pairs, gaps, split_halves=3, seed=0)
     assert len(table) == 1
     row = table.iloc[0]
     assert row["agreement"] == pytest.approx(1 / 3)
     assert row["split_half_low"] <= row["split_half_agreement"] <= row["split_half_high"]
     assert row["excess_disagreement"] == pytest.approx(row["split_half_agreement"] - 1 / 3)
-    repeated = preferences.discrimination_table(group_pairs, gaps, split_halves=3, seed=0)
+    repeated = mechanism.discrimination_table(group_pairs, gaps, split_halves=3, seed=0)
     pd.testing.assert_frame_equal(table, repeated)
-    figure = preferences.plot_agreement_vs_discrimination({"handmade": table})
+    figure = pair_plots.plot_agreement_vs_discrimination({"handmade": table})
     assert len(figure.axes) == 1
     plt.close(figure)
 
@@ -181,12 +183,12 @@ def test_figures_draw_tables_and_empty_input(group_pairs: preferences.GroupPairs
     table = preferences.pair_table(
         group_pairs, preferences.conditions(["5pt", "binary"], ["preserve"], ["multi"])
     )
-    figure = preferences.plot_pair_agreement({"handmade": table, "other": table})
+    figure = pair_plots.plot_pair_agreement({"handmade": table, "other": table})
     assert len(figure.axes) == 2
     plt.close(figure)
     for empty in (
-        preferences.plot_pair_agreement({}),
-        preferences.plot_agreement_vs_discrimination({}),
+        pair_plots.plot_pair_agreement({}),
+        pair_plots.plot_agreement_vs_discrimination({}),
     ):
         assert empty.axes[0].texts
         plt.close(empty)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from pluralign.data.schema import validate_ratings
-from pluralign.prefs import (
+from pluralign.pairs.build import (
     Condition,
     PairsError,
     balance,
@@ -158,7 +158,7 @@ def test_cli_pairs_json_and_parquet(tmp_path):
 
     from typer.testing import CliRunner
 
-    from pluralign.cli import app
+    from pluralign.cli.app import app
     from pluralign.data.loaders import example_study_path
 
     output = tmp_path / "pairs.parquet"

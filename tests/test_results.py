@@ -16,7 +16,7 @@ from pluralign.behaviour import samples as samples_store
 from pluralign.behaviour.scores import SCORES_FILE, scorer_suite
 from pluralign.behaviour.settings import load_settings
 from pluralign.train import store
-from pluralign.train.evaluate import pair_clusters, preference_metrics
+from pluralign.train.heldout import pair_clusters, preference_metrics
 from pluralign.train.spec import load_profile
 
 #: The sweep profiles whose runs are committed.

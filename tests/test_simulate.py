@@ -135,7 +135,7 @@ def test_default_simulation_recovers_c1_to_c3_within_3_points():
 def test_default_simulation_export_is_byte_identical(tmp_path):
     from typer.testing import CliRunner
 
-    from pluralign.cli import app
+    from pluralign.cli.app import app
 
     digests = []
     for name in ("a.parquet", "b.parquet"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pluralign.site_check import broken_links, check_site, remote_resources
+from pluralign.book.site_check import broken_links, check_site, remote_resources
 
 
 def page(path, body):

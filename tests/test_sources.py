@@ -12,10 +12,10 @@ from pluralign.data.sources import (
     ChecksumMismatchError,
     DatasetUnavailableError,
     download,
-    file_sha256,
     read_manifest,
     resolve_file,
 )
+from pluralign.files import file_sha256
 
 
 def test_manifest_lists_pinned_sources():

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from pluralign.cli import app
+from pluralign.cli.app import app
 from pluralign.data.loaders import example_study_path, read_study_file
 from pluralign.data.schema import MAX_PROBLEMS_SHOWN, RatingsValidationError
 

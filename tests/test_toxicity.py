@@ -14,18 +14,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pluralign.evaluate import toxicity
-from pluralign.evaluate.embeddings import EMBEDDING_DIMENSION, encode, minilm_path
-from pluralign.evaluate.toxicity import (
+from pluralign.scorers import toxicity, validation
+from pluralign.scorers.embeddings import EMBEDDING_DIMENSION, encode, minilm_path
+from pluralign.scorers.toxicity import (
     DetoxifyScorer,
     OfflineToxicityScorer,
     ProfanityCheckScorer,
     Scorer,
     load_toxicity_scorer,
     parameters_digest,
-    train_toxicity_scorer,
-    validate_toxicity_scorer,
 )
+from pluralign.scorers.toxicity_training import train_toxicity_scorer
+from pluralign.scorers.validation import validate_toxicity_scorer
 
 DETOXIFY_ORIGINAL_CLASSES = [
     "toxic",
@@ -112,7 +112,7 @@ def test_loader_falls_back_to_the_offline_scorer(tmp_path: Path) -> None:
 
 
 def test_hard_cases_file_is_well_formed() -> None:
-    cases = pd.read_csv(toxicity.hard_cases_path())
+    cases = pd.read_csv(validation.hard_cases_path())
     assert list(cases.columns) == ["text", "expected", "why"]
     assert len(cases) >= 20
     assert set(cases["expected"]) == {"toxic", "not toxic"}

@@ -13,19 +13,21 @@ import pytest
 import torch
 
 from pluralign.data.loaders import load_ratings
-from pluralign.prefs import build_pairs
-from pluralign.train import evaluate, inputs, reward, spec, store
+from pluralign.pairs.build import build_pairs
+from pluralign.stats.intervals import percentile_interval
+from pluralign.stats.rater_item import ObservationClusters, observation_mean_bootstrap
+from pluralign.train import heldout, inputs, reward, spec, store
 from pluralign.train.dpo import dpo_loss
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def smoke_profile() -> spec.Profile:
+def smoke_profile() -> spec.SweepProfile:
     return spec.load_profile("smoke", datasets=["example"])
 
 
-def _spec(smoke_profile: spec.Profile, optimiser: str) -> spec.RunSpec:
+def _spec(smoke_profile: spec.SweepProfile, optimiser: str) -> spec.RunSpec:
     return next(item for item in smoke_profile.specs if item.optimiser == optimiser)
 
 
@@ -33,7 +35,7 @@ def _spec(smoke_profile: spec.Profile, optimiser: str) -> spec.RunSpec:
 # specs
 
 
-def test_run_id_is_a_hash_of_every_field(smoke_profile: spec.Profile) -> None:
+def test_run_id_is_a_hash_of_every_field(smoke_profile: spec.SweepProfile) -> None:
     base = _spec(smoke_profile, "dpo")
     assert len(base.run_id) == spec.RUN_ID_LENGTH
     assert spec.spec_from_dict(json.loads(base.canonical_json())) == base
@@ -48,7 +50,7 @@ def test_run_id_is_a_hash_of_every_field(smoke_profile: spec.Profile) -> None:
     assert len({item.run_id for item in changed} | {base.run_id}) == len(changed) + 1
 
 
-def test_profile_records_what_it_skips(smoke_profile: spec.Profile) -> None:
+def test_profile_records_what_it_skips(smoke_profile: spec.SweepProfile) -> None:
     assert {item.optimiser for item in smoke_profile.specs} == {"dpo", "grpo"}
     assert all(item.libraries is not None and item.code_version for item in smoke_profile.specs)
 
@@ -85,7 +87,8 @@ def test_a_dataset_may_list_blocks_and_blocks_may_not_repeat_runs(tmp_path: Path
 
 
 def test_contrasts_pair_every_member_with_the_others() -> None:
-    result = spec._contrasts({"contrasts": [["a", "b", "c"]], "groups": ["all"]}, "d")
+    block = spec.SweepDatasetBlock(groups=("all",), contrasts=(("a", "b", "c"),))
+    result = spec._contrasts(block, "d")
     assert result == [("a", "b", "c"), ("b", "a", "c"), ("c", "a", "b"), ("all",)]
 
 
@@ -151,11 +154,11 @@ def test_run_inputs_balance_and_cap(mirror: Path) -> None:
 
 
 def test_bootstrap_of_a_constant_has_no_width() -> None:
-    clusters = evaluate.Clusters.from_codes([["r1"], ["r2"], ["r3"]], np.array(["a", "b", "c"]))
-    replicates = evaluate.cluster_bootstrap(np.ones(3), clusters, samples=50)
+    clusters = ObservationClusters.from_codes([["r1"], ["r2"], ["r3"]], np.array(["a", "b", "c"]))
+    replicates = observation_mean_bootstrap(np.ones(3), clusters, samples=50)
     drawn = replicates[~np.isnan(replicates)]  # a draw can miss every pair: NaN, ignored
     assert len(drawn) > 25 and np.allclose(drawn, 1.0)
-    assert evaluate.interval(replicates) == (1.0, 1.0)
+    assert percentile_interval(replicates) == (1.0, 1.0)
 
 
 def test_bootstrap_widens_with_rater_clustering() -> None:
@@ -165,16 +168,17 @@ def test_bootstrap_widens_with_rater_clustering() -> None:
     raters = [[f"r{index // 20}"] for index in range(200)]
     values = np.array([(index // 20) % 2 for index in range(200)], dtype=float)
     items = np.array([f"i{index}" for index in range(200)])
-    clusters = evaluate.Clusters.from_codes(raters, items)
-    replicates = evaluate.cluster_bootstrap(values, clusters, samples=2000, seed=1)[:, 0]
+    clusters = ObservationClusters.from_codes(raters, items)
+    replicates = observation_mean_bootstrap(values, clusters, samples=2000, seed=1)[:, 0]
     assert abs(np.nanmean(replicates) - 0.5) < 0.03
     assert 0.12 < np.nanstd(replicates) < 0.2
-    low, high = evaluate.interval(replicates)
+    low, high = percentile_interval(replicates)
     assert low < 0.3 and high > 0.7
 
 
 def test_bootstrap_weights_aggregated_pairs_by_their_raters() -> None:
-    clusters = evaluate.Clusters.from_codes([["a", "b"], ["b"]], np.array([["x", "y"], ["y", "z"]]))
+    items = np.array([["x", "y"], ["y", "z"]])
+    clusters = ObservationClusters.from_codes([["a", "b"], ["b"]], items)
     assert np.allclose(clusters.raters.toarray(), [[0.5, 0.5], [0.0, 1.0]])
     assert clusters.items.shape == (2, 2)
 
@@ -189,8 +193,8 @@ def test_preference_metrics_on_a_hand_made_case() -> None:
             "ref_rejected": [-2.0, -1.0, -2.0, -1.0],
         }
     )
-    clusters = evaluate.Clusters.from_codes([[f"r{i}"] for i in range(4)], np.arange(4))
-    metrics = evaluate.preference_metrics(scored, clusters, samples=200, seed=0)
+    clusters = ObservationClusters.from_codes([[f"r{i}"] for i in range(4)], np.arange(4))
+    metrics = heldout.preference_metrics(scored, clusters, samples=200, seed=0)
     assert metrics["preference_accuracy"]["estimate"] == pytest.approx(0.75)
     assert metrics["mean_margin"]["estimate"] == pytest.approx(0.125)
     assert metrics["likelihood_accuracy_base"]["estimate"] == pytest.approx(0.25)
@@ -241,7 +245,7 @@ def test_reward_model_fits_and_round_trips(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("optimiser", ["dpo", "grpo"])
-def test_smoke_run(optimiser: str, smoke_profile: spec.Profile, tmp_path: Path) -> None:
+def test_smoke_run(optimiser: str, smoke_profile: spec.SweepProfile, tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
     from pluralign.train.runner import run
@@ -270,7 +274,7 @@ def test_partial_forward_reproduces_the_full_model() -> None:
     """The fast engine's shortcut (cached states of frozen layers) on the tiny model."""
     from peft import get_peft_model
 
-    from pluralign.models import tiny_model
+    from pluralign.models.base import tiny_model
     from pluralign.train.dpo import lora_config
     from pluralign.train.sequences import encode_many, first_adapted_layer, reference_pass
 

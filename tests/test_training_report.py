@@ -10,16 +10,16 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from pluralign.analysis import training
-from pluralign.train import spec, store
+from pluralign.train import report as training
+from pluralign.train import spec, store, sweep
 
 
 @pytest.fixture(scope="module")
-def smoke() -> spec.Profile:
+def smoke() -> spec.SweepProfile:
     return spec.load_profile("smoke")
 
 
-def _find(profile: spec.Profile, dataset: str, optimiser: str, group: str) -> spec.RunSpec:
+def _find(profile: spec.SweepProfile, dataset: str, optimiser: str, group: str) -> spec.RunSpec:
     return next(
         run
         for run in profile.specs
@@ -80,7 +80,7 @@ def _write_run(
 
 
 @pytest.fixture(scope="module")
-def root(smoke: spec.Profile, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def root(smoke: spec.SweepProfile, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("runs")
     _write_run(folder, _find(smoke, "example", "dpo", "all"), (0.66, 0.58, 0.74), moved=True)
     _write_run(
@@ -94,7 +94,7 @@ def root(smoke: spec.Profile, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_status_lists_finished_and_missing_runs(smoke: spec.Profile, root: Path) -> None:
+def test_status_lists_finished_and_missing_runs(smoke: spec.SweepProfile, root: Path) -> None:
     status = training.profile_status(["smoke"], root=root)
     assert (status["status"] == "finished").sum() == 3
     assert (status["status"] == "missing").sum() == len(smoke.specs) - 3
@@ -107,14 +107,14 @@ def test_train_missing_sweeps_only_profiles_with_missing_runs(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     swept: list[str] = []
-    monkeypatch.setattr(
-        training, "run_sweep", lambda profile, **options: swept.append(profile) or []
-    )
+    monkeypatch.setattr(sweep, "run_sweep", lambda profile, **options: swept.append(profile) or [])
     status = training.profile_status(["smoke"], root=root)
-    assert training.train_missing(status, root=root) == ["smoke"]
+    assert training.missing_profiles(status) == ["smoke"]
+    assert sweep.sweep_missing(training.missing_profiles(status), root=root) == ["smoke"]
     assert swept == ["smoke"]
-    assert training.train_missing(status[status["status"] == "finished"], root=root) == []
-    assert training.sweep_commands(status[status["status"] == "finished"]) == []
+    finished = status[status["status"] == "finished"]
+    assert sweep.sweep_missing(training.missing_profiles(finished), root=root) == []
+    assert training.sweep_commands(finished) == []
 
 
 def test_run_table_reports_every_run_and_which_moved(root: Path) -> None:
@@ -150,7 +150,7 @@ def test_reward_model_fit_lists_each_reward_model_once(root: Path) -> None:
     assert units.loc["example", "pairs_min"] == 120
 
 
-def test_settings_table_reads_the_profile(smoke: spec.Profile) -> None:
+def test_settings_table_reads_the_profile(smoke: spec.SweepProfile) -> None:
     settings = training.settings_table(["smoke"])
     assert set(zip(settings["dataset"], settings["optimiser"], strict=True)) == {
         (run.dataset, run.optimiser) for run in smoke.specs

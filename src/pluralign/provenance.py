@@ -1,5 +1,5 @@
-"""What a published number or figure rests on: the commit, the data's sha256, the chapter's
-parameters.
+"""What a published number or figure rests on: the commit and the chapter's parameters (the data's
+sha256 is `pluralign.data.loaders.dataset_sha256`).
 
 The book records these beside every figure (`figures/<label>.json`) and every claim
 (`claims.json`), so that a citation points at one commit and one set of input bytes. Nothing here
@@ -9,7 +9,6 @@ notebook.
 
 from __future__ import annotations
 
-import functools
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,34 +69,6 @@ def git_commit(root: Path | None = None) -> Commit:
         return Commit(None, None)
     status = git("status", "--porcelain")
     return Commit(sha.strip(), None if status is None else bool(status.strip()))
-
-
-@functools.cache
-def dataset_sha256(name_or_path: str) -> str:
-    """The sha256 a dataset's ratings table carries in `attrs["sha256"]`, without loading it.
-
-    Named datasets hash their manifest files (checked against the manifest on the way), simulated
-    ones their simulation inputs; a study-format file is hashed itself. `tests/test_claims.py`
-    checks that this agrees with `load_ratings(...).attrs["sha256"]`.
-    """
-    from pluralign.data import loaders
-    from pluralign.data.corpus import responses_path
-    from pluralign.data.simulate import default_params_path, load_params, simulation_sha256
-    from pluralign.data.sources import file_sha256, resolve_file
-
-    dataset = loaders.DATASETS.get(name_or_path)
-    if dataset is None:
-        path = Path(name_or_path)
-        if not path.is_absolute():
-            path = project_root() / path
-        return file_sha256(path)
-    if dataset.simulated:
-        return simulation_sha256(default_params_path(), responses_path(), load_params().seed)
-    if dataset.files:
-        return loaders.combined_sha256(
-            [resolve_file(source, file) for source, file in dataset.files]
-        )
-    return file_sha256(loaders.example_study_path())
 
 
 def executed_parameters(notebook: nbformat.NotebookNode) -> dict[str, Any]:

@@ -133,7 +133,7 @@ class _BaseModels:
 
     def get(self, name: str) -> tuple[Any, Any]:
         if name not in self.loaded:
-            from pluralign.models import load_base
+            from pluralign.models.base import load_base
 
             self.loaded[name] = load_base(name, device=self.device)
         return self.loaded[name]
@@ -219,7 +219,7 @@ def _generate_run(entry: RunEntry, settings: BehaviourSettings, models: _BaseMod
 
 
 def _generate_base(entry: BaseEntry, settings: BehaviourSettings, models: _BaseModels) -> None:
-    from pluralign.models import model_provenance
+    from pluralign.models.base import model_provenance
 
     model, tokenizer = models.get(entry.base_model)
     table, timing = samples_store.generate_samples(
@@ -272,7 +272,7 @@ def collect_behaviour(
     """The tidy score table of every finished run of `profile` and of the base model (see the
     module docstring), generating and scoring only what is missing; without `progress`, quietly
     (no library warnings or bars: a chapter shows none)."""
-    from pluralign.models import quiet_libraries
+    from pluralign.models.base import quiet_libraries
 
     with contextlib.nullcontext() if progress else quiet_libraries():
         return _collect_behaviour(profile, root, progress, datasets, device)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from pluralign.figures import empty_figure, set_style
+from pluralign.style import empty_figure, set_style
 
 
 def _forest(axis: plt.Axes, rows: pd.DataFrame, labels: list[str], colour: str) -> None:

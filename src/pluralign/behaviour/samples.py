@@ -22,7 +22,6 @@ import copy
 import hashlib
 import json
 import os
-import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -32,7 +31,9 @@ from typing import Any
 
 import pandas as pd
 
+from pluralign import files
 from pluralign.behaviour.settings import BehaviourSettings
+from pluralign.files import file_sha256
 from pluralign.train import store
 from pluralign.train.spec import RunSpec
 
@@ -117,26 +118,17 @@ def build_folder_atomically(final: Path, build: Callable[[Path], None]) -> Path:
 
     If `build` raises, the temporary folder is removed and `final` does not appear. A complete
     `final` written meanwhile by another process is kept; an incomplete one is replaced.
+    Temporaries that killed processes left beside `final` are removed first.
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    tmp.mkdir()
-    try:
+    files.remove_stale_temporaries(final)
+
+    def build_samples(tmp: Path) -> None:
         build(tmp)
         if not is_complete(tmp):
             raise RuntimeError(f"building {final} did not write {SAMPLES_FILE} and {SAMPLES_META}")
-        if final.exists() and not is_complete(final):
-            shutil.rmtree(final)
-        try:
-            tmp.rename(final)
-        except OSError:
-            if not is_complete(final):
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return final
+
+    return files.build_folder_atomically(final, build_samples, is_complete)
 
 
 # --------------------------------------------------------------------------------------------
@@ -171,18 +163,10 @@ def adapted_model(base: Any, adapter: Path) -> Any:
     return model.merge_and_unload().eval()
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def adapter_digest(adapter: Path) -> dict[str, str]:
     """sha256 of each file of an adapter folder (provenance of the samples)."""
     return {
-        path.name: _file_sha256(path) for path in sorted(Path(adapter).iterdir()) if path.is_file()
+        path.name: file_sha256(path) for path in sorted(Path(adapter).iterdir()) if path.is_file()
     }
 
 
@@ -206,7 +190,7 @@ def generate_samples(
     """
     import torch
 
-    from pluralign.evaluate.generate import generate_responses
+    from pluralign.models.generate import generate_responses
     from pluralign.train.sequences import prompt_messages
 
     rows = [

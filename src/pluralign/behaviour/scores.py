@@ -15,8 +15,10 @@ The `scorer` column names the instrument (the toxicity scorer's name, the proxy'
 MiniLM embeddings memoised per text, so a text is embedded once for all reward models.
 
 `scores.parquet` (beside the samples) holds one row per (dataset, prompt, sample, metric);
-`scores.json` records, per dataset, the scorers and their versions. When the scorers change (a new
-reward model appears, a scorer is refitted), that dataset's rows are recomputed.
+`scores.json` records, per dataset, the scorers and their versions. When a scorer changes (a new
+reward model appears, a scorer is refitted), that scorer's rows are recomputed and the other
+scorers' stored rows are kept: scoring a text again can differ in the last bits (embeddings of a
+batch depend on its padding), so nothing is recomputed that has not changed.
 """
 
 from __future__ import annotations
@@ -39,7 +41,17 @@ from pluralign.behaviour.samples import (
     write_parquet_atomically,
 )
 from pluralign.behaviour.settings import BehaviourSettings
+from pluralign.files import file_sha256
+from pluralign.scorers.emotional_awareness import SOURCE_FILES as EA_SOURCE_FILES
+from pluralign.scorers.emotional_awareness import EmotionalAwarenessProxy
+from pluralign.scorers.toxicity import (
+    OfflineToxicityScorer,
+    load_toxicity_scorer,
+    parameters_digest,
+)
 from pluralign.train import store
+from pluralign.train.reward import CARD_FILE, MODEL_FILE, RewardModel
+from pluralign.train.spec import load_profile
 
 SCORES_FILE = "scores.parquet"
 SCORES_META = "scores.json"
@@ -60,10 +72,6 @@ def rating_metric(group: str, dimension: str) -> str:
     return f"{RATING_PREFIX}{group}:{dimension}"
 
 
-def _sha256_file(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 # --------------------------------------------------------------------------------------------
 # scorers
 
@@ -73,12 +81,6 @@ def toxicity_scorer(
     checkpoint: str | None, model_type: str, config_path: str | None
 ) -> tuple[Any, str]:
     """The configured toxicity scorer (loaded once per process) and its version string."""
-    from pluralign.evaluate.toxicity import (
-        OfflineToxicityScorer,
-        load_toxicity_scorer,
-        parameters_digest,
-    )
-
     scorer = load_toxicity_scorer(
         checkpoint, model_type, Path(config_path) if config_path else None
     )
@@ -86,18 +88,19 @@ def toxicity_scorer(
         scorer.progress = False
         version = parameters_digest(scorer.weights_dir)[:12]
     else:
-        version = _sha256_file(Path(str(checkpoint)))[:12]
+        version = file_sha256(Path(str(checkpoint)))[:12]
     return scorer, version
 
 
 @cache
 def ea_proxy() -> tuple[Any, str]:
-    """The emotional-awareness proxy and its version (a hash of its rules' source and nrclex)."""
-    from pluralign.evaluate import emotional_awareness
-    from pluralign.evaluate.emotional_awareness import EmotionalAwarenessProxy
-
-    source = Path(emotional_awareness.__file__).read_bytes()
-    digest = hashlib.sha256(source + importlib.metadata.version("nrclex").encode())
+    """The emotional-awareness proxy and its version: a hash of the files that define its scores
+    (its rules' source and its lexicon data file, `SOURCE_FILES`) and of nrclex's version (which
+    ships the NRC lexicon), so editing either file rescores the cached samples."""
+    digest = hashlib.sha256()
+    for path in EA_SOURCE_FILES:
+        digest.update(f"{path.name}\0{file_sha256(path)}\n".encode())
+    digest.update(importlib.metadata.version("nrclex").encode())
     return EmotionalAwarenessProxy(), digest.hexdigest()[:12]
 
 
@@ -112,17 +115,15 @@ class RewardModelSource:
 
     @property
     def version(self) -> str:
-        from pluralign.train.reward import CARD_FILE, MODEL_FILE
 
         digest = hashlib.sha256()
         for name in (MODEL_FILE, CARD_FILE):
-            digest.update(_sha256_file(self.folder / store.REWARD_MODEL_DIR / name).encode())
+            digest.update(file_sha256(self.folder / store.REWARD_MODEL_DIR / name).encode())
         return digest.hexdigest()[:12]
 
 
 @cache
 def _profile_specs(profile: str, dataset: str) -> tuple[Any, ...]:
-    from pluralign.train.spec import load_profile
 
     return load_profile(profile, datasets=[dataset]).specs
 
@@ -181,10 +182,41 @@ class ScorerSuite:
         text = json.dumps(self.describe(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
-    def score(self, samples: pd.DataFrame) -> pd.DataFrame:
-        """Tidy scores of `samples` (columns `SCORE_COLUMNS`), one row per sample and metric."""
-        from pluralign.train.reward import RewardModel
+    def components(self) -> list[str]:
+        """The suite's scorers in the order their rows are stored: each group's reward model
+        (`reward:<group>`), then toxicity, then the emotional-awareness proxy."""
+        groups = [f"{REWARD_PREFIX}{source.group}" for source in self.reward_models]
+        return [*groups, TOXICITY, EMOTIONAL_AWARENESS]
 
+    def changed_components(self, stored: dict[str, Any] | None) -> list[str]:
+        """The components whose description differs from `stored` (a `describe()` recorded with
+        earlier scores): only these need scoring again."""
+        if not stored:
+            return self.components()
+        current = self.describe()
+        changed = [
+            f"{REWARD_PREFIX}{group}"
+            for group, entry in current["reward_models"].items()
+            if stored.get("reward_models", {}).get(group) != entry
+        ]
+        changed += [
+            name for name in (TOXICITY, EMOTIONAL_AWARENESS) if stored.get(name) != current[name]
+        ]
+        return changed
+
+    def component_rows(self, scores: pd.DataFrame, component: str) -> pd.DataFrame:
+        """The rows of `scores` (this suite's dataset) that `component` produced."""
+        rows = scores[scores["dataset"] == self.dataset]
+        if component in (TOXICITY, EMOTIONAL_AWARENESS):
+            return rows[rows["metric"] == component]
+        group = component.removeprefix(REWARD_PREFIX)
+        source = next(source for source in self.reward_models if source.group == group)
+        return rows[rows["scorer"] == f"reward-model:{source.run_id}"]
+
+    def score(self, samples: pd.DataFrame, only: list[str] | None = None) -> pd.DataFrame:
+        """Tidy scores of `samples` (columns `SCORE_COLUMNS`), one row per sample and metric;
+        `only` limits them to some `components()` (default: all)."""
+        wanted = set(self.components() if only is None else only)
         prompts = samples["prompt"].astype(str).tolist()
         responses = samples["response"].astype(str).tolist()
         keys = samples[["prompt_id", "sample"]].reset_index(drop=True)
@@ -201,14 +233,33 @@ class ScorerSuite:
             )
 
         for source in self.reward_models:
+            if f"{REWARD_PREFIX}{source.group}" not in wanted:
+                continue
             model = RewardModel.load(source.folder / store.REWARD_MODEL_DIR)
             scorer = f"reward-model:{source.run_id}"
             add(scorer, reward_metric(source.group), model.score(prompts, responses))
             predicted = model.predict(prompts, responses)
             for dimension in predicted.columns:
                 add(scorer, rating_metric(source.group, dimension), predicted[dimension])
-        add(self.toxicity.name, TOXICITY, self.toxicity.score(responses))
-        add(self.ea.name, EMOTIONAL_AWARENESS, self.ea.score(responses, prompts))
+        if TOXICITY in wanted:
+            add(self.toxicity.name, TOXICITY, self.toxicity.score(responses))
+        if EMOTIONAL_AWARENESS in wanted:
+            add(self.ea.name, EMOTIONAL_AWARENESS, self.ea.score(responses, prompts))
+        if not parts:
+            return pd.DataFrame(columns=SCORE_COLUMNS)
+        return pd.concat(parts, ignore_index=True)[SCORE_COLUMNS]
+
+    def rescore(
+        self, samples: pd.DataFrame, stored: pd.DataFrame, described: dict[str, Any] | None
+    ) -> pd.DataFrame:
+        """This dataset's scores with only the changed components scored again (the others'
+        stored rows kept as they are), in the order `score` gives them."""
+        changed = self.changed_components(described)
+        fresh = self.score(samples, only=changed)
+        parts = [
+            self.component_rows(fresh if component in changed else stored, component)
+            for component in self.components()
+        ]
         return pd.concat(parts, ignore_index=True)[SCORE_COLUMNS]
 
 
@@ -267,7 +318,13 @@ def ensure_scores(folder: Path, suites: list[ScorerSuite]) -> pd.DataFrame:
     if stale:
         samples, _ = read_samples(folder)
         started = time.perf_counter()
-        fresh = [suite.score(samples) for suite in stale]
+        described = {
+            suite.dataset: meta.get("datasets", {}).get(suite.dataset, {}).get("scorers")
+            if (stored["dataset"] == suite.dataset).any()
+            else None
+            for suite in stale
+        }
+        fresh = [suite.rescore(samples, stored, described[suite.dataset]) for suite in stale]
         seconds = time.perf_counter() - started
         renewed = {suite.dataset for suite in stale}
         kept = stored[~stored["dataset"].isin(renewed)]

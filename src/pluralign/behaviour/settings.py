@@ -11,27 +11,66 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from pluralign.config import ConfigError, load_config
 from pluralign.paths import project_root
 
 #: Version of the rule that picks a run's evaluation prompts (`pluralign.behaviour.prompts`) and
 #: renders them (one user turn, the model's chat template). Part of `settings_key`.
 PROMPT_RULE = "held-out-by-run-split-v1"
 
-TOP_KEYS = {"decoding", "toxicity", "reward_models", "profiles"}
-PROFILE_KEYS = {"prompts", "samples", "max_new_tokens", "batch_size", "reward_models_from"}
-DECODING_KEYS = {"temperature", "top_p"}
-TOXICITY_KEYS = {"detoxify_checkpoint", "detoxify_model_type", "detoxify_config_path"}
-REWARD_MODEL_KEYS = {"scale", "values"}
-
 
 class SettingsError(ValueError):
     """A behaviour configuration that cannot be used (unknown key, bad value, unknown profile)."""
+
+
+@dataclass(frozen=True)
+class DecodingBlock:
+    """How every model samples (`decoding:`)."""
+
+    temperature: float = 0.7
+    top_p: float = 0.9
+
+
+@dataclass(frozen=True)
+class ToxicityBlock:
+    """Which Detoxify model scores toxicity (`toxicity:`)."""
+
+    detoxify_checkpoint: str | None = None
+    detoxify_model_type: str = "original"
+    detoxify_config_path: str | None = None
+
+
+@dataclass(frozen=True)
+class RewardModelBlock:
+    """The condition of the reward models that score the samples (`reward_models:`)."""
+
+    scale: str = "5pt"
+    values: str = "multi"
+
+
+@dataclass(frozen=True)
+class BehaviourProfileBlock:
+    """One sweep profile's sampling (`profiles.<name>:`); `reward_models_from` defaults to it."""
+
+    prompts: int
+    samples: int
+    max_new_tokens: int
+    batch_size: int = 64
+    reward_models_from: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class BehaviourConfig:
+    """`configs/behaviour.yml` as written: shared blocks, then one block per sweep profile."""
+
+    decoding: DecodingBlock = field(default_factory=DecodingBlock)
+    toxicity: ToxicityBlock = field(default_factory=ToxicityBlock)
+    reward_models: RewardModelBlock = field(default_factory=RewardModelBlock)
+    profiles: dict[str, BehaviourProfileBlock] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -85,44 +124,30 @@ def settings_path() -> Path:
     return project_root() / "configs" / "behaviour.yml"
 
 
-def _check_keys(data: dict[str, Any], allowed: set[str], where: str) -> None:
-    unknown = set(data) - allowed
-    if unknown:
-        raise SettingsError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
-
-
 def load_settings(profile: str, path: Path | None = None) -> BehaviourSettings:
     """The settings of `profile` from `configs/behaviour.yml` (or `path`), validated."""
     path = Path(path) if path is not None else settings_path()
-    data = yaml.safe_load(path.read_text()) or {}
-    _check_keys(data, TOP_KEYS, str(path))
-    profiles = data.get("profiles") or {}
-    if profile not in profiles:
-        raise SettingsError(f"{path}: no profile {profile!r}; profiles: {sorted(profiles)}")
-    block = profiles[profile] or {}
-    _check_keys(block, PROFILE_KEYS, f"{path}: profiles.{profile}")
-    decoding = data.get("decoding") or {}
-    _check_keys(decoding, DECODING_KEYS, f"{path}: decoding")
-    toxicity = data.get("toxicity") or {}
-    _check_keys(toxicity, TOXICITY_KEYS, f"{path}: toxicity")
-    reward = data.get("reward_models") or {}
-    _check_keys(reward, REWARD_MODEL_KEYS, f"{path}: reward_models")
-    sources = block.get("reward_models_from", [profile])
     try:
-        return BehaviourSettings(
-            profile=profile,
-            prompts=int(block["prompts"]),
-            samples=int(block["samples"]),
-            max_new_tokens=int(block["max_new_tokens"]),
-            batch_size=int(block.get("batch_size", 64)),
-            temperature=float(decoding.get("temperature", 0.7)),
-            top_p=float(decoding.get("top_p", 0.9)),
-            reward_models_from=tuple(str(name) for name in sources),
-            reward_model_scale=str(reward.get("scale", "5pt")),
-            reward_model_values=str(reward.get("values", "multi")),
-            detoxify_checkpoint=toxicity.get("detoxify_checkpoint"),
-            detoxify_model_type=str(toxicity.get("detoxify_model_type", "original")),
-            detoxify_config_path=toxicity.get("detoxify_config_path"),
-        )
-    except KeyError as error:
-        raise SettingsError(f"{path}: profiles.{profile} lacks {error.args[0]!r}") from error
+        config = load_config(path, BehaviourConfig)
+    except ConfigError as error:
+        raise SettingsError(str(error)) from error
+    if profile not in config.profiles:
+        raise SettingsError(f"{path}: no profile {profile!r}; profiles: {sorted(config.profiles)}")
+    block = config.profiles[profile]
+    sources = block.reward_models_from
+    sources = sources if sources is not None else (profile,)
+    return BehaviourSettings(
+        profile=profile,
+        prompts=block.prompts,
+        samples=block.samples,
+        max_new_tokens=block.max_new_tokens,
+        batch_size=block.batch_size,
+        temperature=config.decoding.temperature,
+        top_p=config.decoding.top_p,
+        reward_models_from=sources,
+        reward_model_scale=config.reward_models.scale,
+        reward_model_values=config.reward_models.values,
+        detoxify_checkpoint=config.toxicity.detoxify_checkpoint,
+        detoxify_model_type=config.toxicity.detoxify_model_type,
+        detoxify_config_path=config.toxicity.detoxify_config_path,
+    )

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pluralign.data.corpus import responses_path
 from pluralign.data.normalise import (
     age_group_from_bin,
     age_group_from_years,
@@ -35,8 +36,14 @@ from pluralign.data.schema import (
     RatingsValidationError,
     validate_ratings,
 )
-from pluralign.data.simulate import simulation_sha256
-from pluralign.data.sources import file_sha256, resolve_file
+from pluralign.data.simulate import (
+    default_params_path,
+    load_params,
+    simulate_study,
+    simulation_sha256,
+)
+from pluralign.data.sources import resolve_file
+from pluralign.files import file_sha256
 from pluralign.paths import project_root
 
 #: The dataset-level prompt for standalone texts: each comment or post is the `response`.
@@ -178,15 +185,10 @@ def load_sbic() -> pd.DataFrame:
 @functools.cache
 def _simulated_tables(identity: str) -> dict[str, pd.DataFrame]:
     """The default simulation, once per process (keyed by the sha256 of its inputs)."""
-    from pluralign.data.simulate import load_params, simulate_study
-
     return simulate_study(load_params())
 
 
 def _simulation_identity() -> str:
-    from pluralign.data.corpus import responses_path
-    from pluralign.data.simulate import default_params_path, load_params
-
     return simulation_sha256(default_params_path(), responses_path(), load_params().seed)
 
 
@@ -271,13 +273,9 @@ def load_ratings(name_or_path: str | Path) -> pd.DataFrame:
     if key in DATASETS:
         dataset = DATASETS[key]
         table = dataset.loader()
-        if dataset.simulated:
-            sha256 = _simulation_identity()
-        elif dataset.files:
-            sha256 = combined_sha256([resolve_file(source, file) for source, file in dataset.files])
-        else:
-            sha256 = file_sha256(example_study_path())
-        table.attrs.update(dataset=dataset.name, simulated=dataset.simulated, sha256=sha256)
+        table.attrs.update(
+            dataset=dataset.name, simulated=dataset.simulated, sha256=_named_sha256(dataset)
+        )
         return table
     path = Path(key)
     if not path.exists():
@@ -287,6 +285,29 @@ def load_ratings(name_or_path: str | Path) -> pd.DataFrame:
     table = read_study_file(path)
     table.attrs.update(dataset=path.stem, simulated=False, sha256=file_sha256(path))
     return table
+
+
+def _named_sha256(dataset: Dataset) -> str:
+    """A named dataset's identity: its manifest files' sha256 (checked against the manifest on
+    the way), the simulation's inputs for a simulated one, the example file for the example."""
+    if dataset.simulated:
+        return _simulation_identity()
+    if dataset.files:
+        return combined_sha256([resolve_file(source, file) for source, file in dataset.files])
+    return file_sha256(example_study_path())
+
+
+@functools.cache
+def dataset_sha256(name_or_path: str) -> str:
+    """The sha256 that `load_ratings(name_or_path).attrs["sha256"]` carries, without loading the
+    table (a relative file path is read against the project root). Cached per process."""
+    dataset = DATASETS.get(name_or_path)
+    if dataset is not None:
+        return _named_sha256(dataset)
+    path = Path(name_or_path)
+    if not path.is_absolute():
+        path = project_root() / path
+    return file_sha256(path)
 
 
 def combined_sha256(paths: list[Path]) -> str:

@@ -15,13 +15,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy import optimize, stats
 
+from pluralign.config import load_config
+from pluralign.data.corpus import load_corpus
 from pluralign.data.schema import DIMENSIONS
 from pluralign.paths import project_root
 
@@ -38,6 +38,34 @@ class PlantedGap:
     group_a: str
     group_b: str
     relative_gap: float
+
+
+@dataclass(frozen=True)
+class RatingModel:
+    """The ordinal latent-variable model's cut points and noise (`rating_model:`)."""
+
+    thresholds: tuple[float, ...]
+    binary_threshold: float
+    rater_sd: float
+    noise_sd: float
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """A simulation file (`configs/sim/*.yml`) as written; `SimulationParams` flattens it."""
+
+    seed: int
+    participants: int
+    responses_per_participant: int
+    dimensions_per_response: int
+    country_shares: dict[str, float]
+    marginals: dict[str, dict[str, float]]
+    rating_model: RatingModel
+    dimensions: dict[str, dict[str, float]]
+    attributes: dict[str, dict[str, float]]
+    planted_gaps: tuple[PlantedGap, ...]
+    other_group_level_fraction: dict[str, float] = field(default_factory=dict)
+    slopes: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -61,24 +89,25 @@ class SimulationParams:
     slopes: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SimulationParams:
-        model = data["rating_model"]
+    def from_config(cls, config: SimulationConfig) -> SimulationParams:
+        """The parameters of a validated simulation file, checked against the design."""
+        model = config.rating_model
         params = cls(
-            seed=int(data["seed"]),
-            participants=int(data["participants"]),
-            responses_per_participant=int(data["responses_per_participant"]),
-            dimensions_per_response=int(data["dimensions_per_response"]),
-            country_shares=dict(data["country_shares"]),
-            marginals={k: dict(v) for k, v in data["marginals"].items()},
-            thresholds=[float(t) for t in model["thresholds"]],
-            binary_threshold=float(model["binary_threshold"]),
-            rater_sd=float(model["rater_sd"]),
-            noise_sd=float(model["noise_sd"]),
-            dimensions={k: dict(v) for k, v in data["dimensions"].items()},
-            attributes={k: dict(v) for k, v in data["attributes"].items()},
-            planted_gaps=[PlantedGap(**gap) for gap in data["planted_gaps"]],
-            other_group_level_fraction=dict(data.get("other_group_level_fraction") or {}),
-            slopes=data.get("slopes") or {},
+            seed=config.seed,
+            participants=config.participants,
+            responses_per_participant=config.responses_per_participant,
+            dimensions_per_response=config.dimensions_per_response,
+            country_shares=config.country_shares,
+            marginals=config.marginals,
+            thresholds=list(model.thresholds),
+            binary_threshold=model.binary_threshold,
+            rater_sd=model.rater_sd,
+            noise_sd=model.noise_sd,
+            dimensions=config.dimensions,
+            attributes=config.attributes,
+            planted_gaps=list(config.planted_gaps),
+            other_group_level_fraction=config.other_group_level_fraction,
+            slopes=config.slopes,
         )
         params.check()
         return params
@@ -104,7 +133,9 @@ def default_params_path() -> Path:
 
 
 def load_params(path: Path | None = None) -> SimulationParams:
-    return SimulationParams.from_dict(yaml.safe_load((path or default_params_path()).read_text()))
+    """The simulation's parameters from `configs/sim/default.yml` (or `path`), validated."""
+    config = load_config(path or default_params_path(), SimulationConfig)
+    return SimulationParams.from_config(config)
 
 
 def item_attributes(corpus: pd.DataFrame, params: SimulationParams, rng: np.random.Generator):
@@ -245,8 +276,6 @@ def simulate_study(
     `corpus` needs prompt_id, prompt, response_id, response, toxicity and emotional_awareness
     (the scorers' outputs); by default the committed corpus in data/corpus/ is used.
     """
-    from pluralign.data.corpus import load_corpus
-
     rng = np.random.default_rng(params.seed if seed is None else seed)
     corpus = (load_corpus() if corpus is None else corpus).reset_index(drop=True)
     attributes = item_attributes(corpus, params, rng)

@@ -8,7 +8,6 @@ its sha256. Nothing is read unless its hash matches, whether it came from the mi
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import shutil
 import tempfile
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from pluralign.files import file_sha256
 from pluralign.paths import data_mirror_dir, dataset_download_dir, project_root
 
 CHUNK_BYTES = 1 << 20
@@ -79,14 +79,6 @@ def manifest_entry(source: str, file: str) -> ManifestEntry:
 def sources() -> list[str]:
     """The source folders the manifest names, in manifest order."""
     return list(dict.fromkeys(entry.source for entry in read_manifest()))
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def verify(path: Path, entry: ManifestEntry) -> Path:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from pluralign.stats.intervals import percentile_interval
 from pluralign.train.dpo import (
     TrainingLog,
     TrainResult,
@@ -30,8 +31,7 @@ from pluralign.train.dpo import (
     log_callback,
     lora_config,
 )
-from pluralign.train.evaluate import CONFIDENCE
-from pluralign.train.inputs import ItemSplit, _stable_uniform
+from pluralign.train.inputs import ItemSplit, prompt_split
 from pluralign.train.reward import RewardModel
 from pluralign.train.sequences import prompt_messages, truncate_texts
 from pluralign.train.spec import HeldOutDesign, HyperParams
@@ -52,22 +52,9 @@ GRPO_LOG_COLUMNS = [
 def generation_prompts(
     ratings: pd.DataFrame, split: ItemSplit, design: HeldOutDesign
 ) -> tuple[list[str], list[str]]:
-    """(training prompts, held-out prompts) that GRPO replies to (see the module docstring)."""
-    if split.unit == "prompt" and ratings["prompt_id"].nunique() >= design.min_prompts:
-        prompts = ratings.drop_duplicates("prompt_id").set_index("prompt_id")["prompt"]
-        held = prompts.index.isin(list(split.held_out_ids))
-        return list(prompts[~held]), list(prompts[held])
-    corpus = corpus_prompts()
-    held = _stable_uniform(design.salt, list(corpus["prompt_id"])) < design.fraction
-    return list(corpus.loc[~held, "prompt"]), list(corpus.loc[held, "prompt"])
-
-
-def corpus_prompts() -> pd.DataFrame:
-    """The project's corpus prompts (prompt_id, prompt), sorted by id."""
-    from pluralign.data.corpus import load_prompts
-
-    prompts = load_prompts()[["prompt_id", "prompt"]]
-    return prompts.sort_values("prompt_id").reset_index(drop=True)
+    """(training prompts, held-out prompts) that GRPO replies to (`inputs.prompt_split`)."""
+    prompts = prompt_split(ratings, split, design)
+    return list(prompts.train["prompt"]), list(prompts.held_out["prompt"])
 
 
 def _reward_function(reward_model: RewardModel) -> Any:
@@ -220,8 +207,7 @@ def reward_gain(
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(gain), size=(bootstrap_samples, len(gain)))
     replicates = gain[draws].mean(axis=1)
-    tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(replicates, [tail, 100 - tail])
+    low, high = percentile_interval(replicates)
     return {
         "reward_tuned": float(tuned.mean()),
         "reward_base": float(base.mean()),

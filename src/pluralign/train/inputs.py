@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pluralign.prefs import balance, build_pairs, select_group
+from pluralign.data.corpus import load_prompts
+from pluralign.pairs.build import balance, build_pairs, select_group
 from pluralign.train.spec import HeldOutDesign, RunSpec
 
 
@@ -37,7 +38,7 @@ class ItemSplit:
         return key.isin(self.held_out_ids)
 
 
-def _stable_uniform(salt: str, ids: pd.Index | list[str]) -> np.ndarray:
+def stable_uniform(salt: str, ids: pd.Index | list[str]) -> np.ndarray:
     """A number in [0, 1) per id from sha256(salt:id): stable across runs, machines and groups."""
     return np.array(
         [
@@ -59,7 +60,7 @@ def split_items(ratings: pd.DataFrame, design: HeldOutDesign) -> ItemSplit:
     unit = held_out_unit(ratings, design)
     column = "prompt_id" if unit == "prompt" else "response_id"
     ids = pd.Index(sorted(ratings[column].astype(str).unique()))
-    held = _stable_uniform(design.salt, ids) < design.fraction
+    held = stable_uniform(design.salt, ids) < design.fraction
     return ItemSplit(unit, frozenset(ids[held]), frozenset(ids[~held]))
 
 
@@ -121,3 +122,41 @@ def run_inputs(spec: RunSpec, ratings: pd.DataFrame) -> RunInputs:
     counts["train_items"] = len(split.train_ids)
     counts["group_raters"] = int(select_group(ratings, spec.group)["participant_id"].nunique())
     return RunInputs(split, train_pairs, eval_pairs, counts)
+
+
+#: Where a run's prompt set comes from (recorded with its samples).
+SOURCE_DATASET = "dataset held-out prompts"
+SOURCE_CORPUS = "corpus held-out prompts"
+
+
+@dataclass(frozen=True)
+class PromptSplit:
+    """The prompts a run replies to: its training and held-out prompts (`prompt_id`, `prompt`,
+    in the dataset's order) and where they come from (`SOURCE_DATASET` or `SOURCE_CORPUS`)."""
+
+    train: pd.DataFrame
+    held_out: pd.DataFrame
+    source: str
+
+
+def corpus_prompts() -> pd.DataFrame:
+    """The project's corpus prompts (prompt_id, prompt), sorted by id."""
+    prompts = load_prompts()[["prompt_id", "prompt"]]
+    return prompts.sort_values("prompt_id").reset_index(drop=True)
+
+
+def prompt_split(ratings: pd.DataFrame, split: ItemSplit, design: HeldOutDesign) -> PromptSplit:
+    """The one rule for which prompts a run trains on (GRPO) and is evaluated on (behaviour).
+
+    Datasets split by prompt with at least `design.min_prompts` prompts (study-sim) use their own
+    prompts, held out by the run's split. Standalone-text datasets (POPQUORN, Sap et al.), whose
+    texts all answer one dataset-level instruction, and tiny datasets use the project's corpus
+    prompts, held out by the same stable hash of (salt, prompt id).
+    """
+    if split.unit == "prompt" and ratings["prompt_id"].nunique() >= design.min_prompts:
+        prompts = ratings.drop_duplicates("prompt_id")[["prompt_id", "prompt"]]
+        held = prompts["prompt_id"].isin(list(split.held_out_ids))
+        return PromptSplit(prompts[~held], prompts[held], SOURCE_DATASET)
+    corpus = corpus_prompts()
+    held = stable_uniform(design.salt, list(corpus["prompt_id"])) < design.fraction
+    return PromptSplit(corpus[~held], corpus[held], SOURCE_CORPUS)

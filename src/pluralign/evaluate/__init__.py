@@ -1,1 +1,0 @@
-"""Scoring and evaluation: toxicity scorers, the emotional-awareness proxy, generation."""

@@ -15,6 +15,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_cache(tmp_path_factory) -> Iterator[Path]:
+    """A fresh `PLURALIGN_CACHE` for the whole session: the embedded model is converted at most
+    once (by the first test that needs it), and no test reads or writes the user's cache."""
+    cache = tmp_path_factory.mktemp("pluralign-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PLURALIGN_CACHE", str(cache))
+        yield cache
+
+
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return ROOT
@@ -78,3 +88,22 @@ def synthetic_corpus():
         for k, style in enumerate(styles)
     ]
     return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="session")
+def smoke_store(tmp_path_factory) -> Path:
+    """The smoke profile's runs (tiny model; the example study and study-sim), trained once per
+    session. It is read-only: a test that writes into a store (sampling, the book) copies it."""
+    import torch
+
+    from pluralign.train.sweep import run_sweep
+
+    root = tmp_path_factory.mktemp("smoke-store")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny-model ops gain nothing from threads
+    try:
+        run_sweep("smoke", root=root, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    return root
+

@@ -362,12 +362,10 @@ def test_behaviour_command(collected) -> None:
 
 
 @pytest.mark.slow
-def test_real_smoke_runs_end_to_end(tmp_path: Path) -> None:
-    """Train the smoke profile's example runs, then sample and score them and the base model."""
-    from pluralign.train.sweep import run_sweep
-
-    root = tmp_path / "runs"
-    folders = run_sweep("smoke", root=root, datasets=[DATASET], progress=False)
+def test_real_smoke_runs_end_to_end(smoke_store: Path, tmp_path: Path) -> None:
+    """The smoke profile's real example runs, sampled and scored with the base model."""
+    root = copy_store(smoke_store, tmp_path)
+    folders = [store.find_run(spec, root) for spec in load_profile("smoke", [DATASET]).specs]
     table = collect_behaviour("smoke", root=root, progress=False, datasets=[DATASET])
     assert set(table.loc[table["kind"] == "tuned", "model"]) == {f.name for f in folders}
     assert table["score"].notna().all()

@@ -5,6 +5,7 @@ chapters run directly with papermill."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,11 +23,14 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def smoke_site(mirror, tmp_path_factory) -> Path:
-    """The smoke book, its tiny runs trained into a temporary run store (chapters 04-06)."""
+def smoke_site(mirror, smoke_store, tmp_path_factory) -> Path:
+    """The smoke book on a copy of the session's smoke store (chapters 04-06 sample and score
+    its runs; chapter 04 finds nothing left to train)."""
     output = tmp_path_factory.mktemp("book")
+    runs = tmp_path_factory.mktemp("book-runs") / "runs"
+    shutil.copytree(smoke_store, runs)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PLURALIGN_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
+        patch.setenv("PLURALIGN_RUNS_DIR", str(runs))
         result = CliRunner().invoke(app, ["book", "--profile", "smoke", "--output", str(output)])
     assert result.exit_code == 0, result.output
     return output / "_build"

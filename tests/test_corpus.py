@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pluralign.behaviour.corpus import CorpusConfig, generation_requests, style_spread
-from pluralign.data.corpus import load_card, load_corpus, load_prompts
+from pluralign.behaviour.corpus import CorpusConfig, generation_requests
+from pluralign.data.corpus import load_card, load_corpus, load_prompts, style_spread
 
 
 def test_prompts_are_half_emotional_half_provocative():

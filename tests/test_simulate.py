@@ -153,3 +153,10 @@ def test_study_sim_binary_is_the_same_raters():
     binary = load_ratings("study-sim-binary")
     assert set(binary["participant_id"]) == set(five_point["participant_id"])
     assert binary.attrs["sha256"] == five_point.attrs["sha256"]
+
+
+def test_the_simulation_draws_every_demographic_field_of_the_schema() -> None:
+    from pluralign.data.schema import DEMOGRAPHICS
+    from pluralign.data.simulate import DEMOGRAPHIC_FIELDS
+
+    assert sorted(("country", *DEMOGRAPHIC_FIELDS)) == sorted(DEMOGRAPHICS)

@@ -22,7 +22,6 @@ from pluralign.scorers.toxicity import (
     ProfanityCheckScorer,
     Scorer,
     load_toxicity_scorer,
-    parameters_digest,
 )
 from pluralign.scorers.toxicity_training import train_toxicity_scorer
 from pluralign.scorers.validation import validate_toxicity_scorer
@@ -199,13 +198,12 @@ def test_offline_scorer_beats_the_profanity_baseline(mirror: Path, no_network: N
 
 
 @pytest.mark.slow
-def test_training_is_deterministic_and_reproduces_the_committed_parameters(
+def test_training_reproduces_the_committed_parameters(
     mirror: Path, tmp_path: Path, no_network: None
 ) -> None:
-    first = train_toxicity_scorer(tmp_path / "a", seed=0, validate=False, progress=False)
-    second = train_toxicity_scorer(tmp_path / "b", seed=0, validate=False, progress=False)
-    assert parameters_digest(tmp_path / "a") == parameters_digest(tmp_path / "b")
-    assert first == second
+    """One retraining (seed 0) gives the committed parameters: the fit is reproducible across
+    processes and machines, which a second fit in the same process would not show."""
+    train_toxicity_scorer(tmp_path / "a", seed=0, validate=False, progress=False)
     committed = OfflineToxicityScorer()
     retrained = OfflineToxicityScorer(tmp_path / "a")
     np.testing.assert_allclose(retrained.feature_weights, committed.feature_weights, atol=1e-6)

@@ -245,14 +245,13 @@ def test_reward_model_fits_and_round_trips(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("optimiser", ["dpo", "grpo"])
-def test_smoke_run(optimiser: str, smoke_profile: spec.SweepProfile, tmp_path: Path) -> None:
+def test_smoke_run(optimiser: str, smoke_profile: spec.SweepProfile, smoke_store: Path) -> None:
+    """A run of the session's smoke store (`run` through `run_sweep`): its files and figures."""
     from safetensors.torch import load_file
 
-    from pluralign.train.runner import run
-
     run_spec = _spec(smoke_profile, optimiser)
-    folder = run(run_spec, root=tmp_path)
-    assert folder == tmp_path / run_spec.run_id and store.is_finished(folder)
+    folder = store.find_run(run_spec, smoke_store)
+    assert folder == smoke_store / run_spec.run_id and store.is_finished(folder)
     log = pd.read_csv(folder / store.LOG_FILE)
     assert len(log) == run_spec.hyper.steps and log["loss"].notna().all()
     weights = load_file(folder / store.ADAPTER_DIR / "adapter_model.safetensors")

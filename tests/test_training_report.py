@@ -193,16 +193,13 @@ def test_figures_draw_runs_and_say_when_there_are_none(root: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.usefixtures("one_torch_thread")
-def test_a_real_smoke_sweep_renders(tmp_path: Path) -> None:
-    from pluralign.train.sweep import run_sweep
-
-    run_sweep("smoke", root=tmp_path, datasets=["example"], progress=False)
-    runs, logs = training.load_profile_runs(["smoke"], root=tmp_path)
+def test_a_real_smoke_sweep_renders(smoke_store: Path) -> None:
+    runs, logs = training.load_profile_runs(["smoke"], root=smoke_store)
+    runs = runs[runs["dataset"] == "example"]
     table = training.run_table(runs)
     assert sorted(table["optimiser"]) == ["dpo", "grpo"]
     assert table["accuracy"].between(0, 1).all()
     assert not training.training_curves(logs, runs).empty
-    status = training.profile_status(["smoke"], root=tmp_path)
+    status = training.profile_status(["smoke"], root=smoke_store)
     assert set(status.loc[status["dataset"] == "example", "status"]) == {"finished"}
     json.dumps(training.rounded(table).to_dict("records"), default=str)

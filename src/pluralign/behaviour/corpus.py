@@ -19,24 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from pluralign.config import load_config
-from pluralign.data.corpus import corpus_dir, load_prompts
+from pluralign.data.corpus import corpus_dir, load_prompts, style_spread
 from pluralign.models.base import load_base, model_provenance
 from pluralign.models.generate import generate_responses
 from pluralign.paths import project_root
 from pluralign.scorers.emotional_awareness import EmotionalAwarenessProxy
 from pluralign.scorers.toxicity import load_toxicity_scorer
-
-#: The contrasts a usable corpus must show, each with a bootstrap CI over prompts excluding 0:
-#: (metric, higher style, lower style).
-REQUIRED_SPREAD = (
-    ("toxicity", "hostile", "caring"),
-    ("emotional_awareness", "caring", "terse"),
-    ("emotional_awareness", "caring", "dismissive"),
-)
 
 
 @dataclass(frozen=True)
@@ -105,32 +96,6 @@ def generation_requests(prompts: pd.DataFrame, config: CorpusConfig) -> pd.DataF
                     "opening": openings[position % len(openings)],
                 }
             )
-    return pd.DataFrame(rows)
-
-
-def style_spread(
-    responses: pd.DataFrame, bootstrap_samples: int = 2000, seed: int = 0
-) -> pd.DataFrame:
-    """Paired differences between styles (same prompts), with 95% bootstrap CIs over prompts."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for metric, higher, lower in REQUIRED_SPREAD:
-        wide = responses.pivot_table(index="prompt_id", columns="style", values=metric)
-        difference = (wide[higher] - wide[lower]).dropna().to_numpy()
-        draws = rng.integers(0, len(difference), (bootstrap_samples, len(difference)))
-        means = difference[draws].mean(axis=1)
-        low, high = np.percentile(means, [2.5, 97.5])
-        rows.append(
-            {
-                "metric": metric,
-                "contrast": f"{higher} − {lower}",
-                "mean_difference": float(difference.mean()),
-                "ci_low": float(low),
-                "ci_high": float(high),
-                "prompts": len(difference),
-                "holds": bool(low > 0),
-            }
-        )
     return pd.DataFrame(rows)
 
 

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pluralign.pairs.build import LOWER_IS_BETTER
+from pluralign.pairs.build import orientation
 from pluralign.stats.intervals import CONFIDENCE, percentile_interval
 from pluralign.stats.seeds import identity_generator
 
@@ -58,7 +58,7 @@ TUNED = "tuned"
 def metric_orientation(metric: str) -> float:
     """+1 where higher is better, −1 where lower is (toxicity; predicted toxicity and bias)."""
     dimension = metric.rsplit(":", 1)[-1] if metric.startswith("rating:") else metric
-    return -1.0 if dimension in LOWER_IS_BETTER else 1.0
+    return orientation(dimension)
 
 
 def default_metrics(scores: pd.DataFrame, ratings: bool = False) -> list[str]:

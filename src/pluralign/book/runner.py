@@ -273,7 +273,7 @@ def check_executed_book(staging: Path, ledger: claims.Ledger) -> None:
     ledger names is glued by the chapters in the build (`BookBuildError` lists all problems)."""
     problems = figures.missing_figure_files(staging)
     try:
-        claims.evaluate(ledger, staging)
+        claims.assess_ledger(ledger, staging)
     except claims.ClaimsError as error:
         problems.extend(f"claims.yml: {line}" for line in str(error).splitlines())
     if problems:

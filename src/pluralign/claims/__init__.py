@@ -7,7 +7,7 @@ ledger's types and parsing), `rules` (the verdict engine), `executed` (glue of e
 submodules imported by name: `evidence` (chapters 5 and 6) and `gap_evidence` (chapter 2).
 """
 
-from pluralign.claims.assess import Assessment, assess, evaluate
+from pluralign.claims.assess import Assessment, assess, assess_ledger
 from pluralign.claims.executed import (
     ExecutedChapter,
     book_dir,
@@ -80,12 +80,12 @@ __all__ = [
     "Rule",
     "apply_rule",
     "assess",
+    "assess_ledger",
     "book_dir",
     "canonical_verdict",
     "claims_document",
     "claims_table",
     "claims_urls",
-    "evaluate",
     "evidence_html",
     "executed_chapters",
     "ledger_path",

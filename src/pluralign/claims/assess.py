@@ -185,7 +185,7 @@ def assess(
     )
 
 
-def evaluate(ledger: Ledger, book: Path) -> list[Assessment]:
+def assess_ledger(ledger: Ledger, book: Path) -> list[Assessment]:
     """Every claim on every dataset it names, from the executed chapters in `book`; raises
     `ClaimsError` naming every broken glue key at once."""
     chapters = executed_chapters(book)
@@ -199,4 +199,3 @@ def evaluate(ledger: Ledger, book: Path) -> list[Assessment]:
     if problems:
         raise ClaimsError("\n".join(problems))
     return assessments
-

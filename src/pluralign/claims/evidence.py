@@ -27,8 +27,8 @@ from pluralign.behaviour.metrics import (
 )
 from pluralign.behaviour.settings import BehaviourSettings, load_settings
 from pluralign.data.loaders import is_simulated
-from pluralign.stats.intervals import CONFIDENCE
-from pluralign.stats.intervals import percentile_interval as interval
+from pluralign.stats.intervals import CONFIDENCE, percentile_interval
+from pluralign.stats.seeds import generator
 from pluralign.train.spec import RunSpec
 
 #: The chapters whose evidence this module builds, as the ledger names them.
@@ -109,13 +109,13 @@ def pooled_own_group_advantage(
         used.append(f"{own} vs {other}")
     if not grids:
         return not_available(f"{dataset}: no pair of group models with reward models")
-    rng = np.random.default_rng([seed, 4])
+    rng = generator(seed, 4)
     joint = joint_bootstrap(grids, n_boot, rng)
     if joint is None:
         return not_available(f"{dataset}: the group models share no prompt and seed")
     point = float(np.mean(joint.point[0::2] - joint.point[1::2]))
     replicates = np.mean(joint.replicates[0::2] - joint.replicates[1::2], axis=0)
-    low, high = interval(replicates, confidence)
+    low, high = percentile_interval(replicates, confidence)
     return evidence(point, low, high, pairs=used, n_prompts=joint.n_prompts, n_seeds=joint.n_seeds)
 
 
@@ -153,13 +153,13 @@ def percentage_point_gap(
         return not_available(
             f"{dataset}: no {better} and {baseline} models in the default condition"
         )
-    joint = joint_bootstrap(grids, n_boot, np.random.default_rng([seed, 8]))
+    joint = joint_bootstrap(grids, n_boot, generator(seed, 8))
     if joint is None:
         return not_available(f"{dataset}: the models share no prompt and seed")
     # a percentage of a base mean that may be zero means nothing: such a metric is left out
     kept = []
     for index in range(len(present)):
-        low, high = interval(joint.replicates[3 * index + 2], confidence)
+        low, high = percentile_interval(joint.replicates[3 * index + 2], confidence)
         if np.isfinite(low) and (low > 0 or high < 0):
             kept.append(index)
     dropped = [present[index] for index in range(len(present)) if index not in kept]
@@ -176,7 +176,7 @@ def percentage_point_gap(
             return np.mean(parts, axis=0)
 
     point = float(gap(joint.point))
-    low, high = interval(gap(joint.replicates), confidence)
+    low, high = percentile_interval(gap(joint.replicates), confidence)
     return evidence(
         point,
         low,

@@ -81,8 +81,6 @@ def book_dir(parameter: str = "") -> Path:
     return project_root() / "_build" / "book"
 
 
-
 def executed_chapters(book: Path) -> dict[str, ExecutedChapter]:
     """Every executed chapter of a book build, by stem."""
     return {path.stem: read_executed(path) for path in sorted((book / "chapters").glob("*.ipynb"))}
-

@@ -408,4 +408,3 @@ def load_ledger(path: Path | str | None = None) -> Ledger:
     except yaml.YAMLError as error:
         raise ClaimsError(f"{path.name}: not valid YAML: {error}") from None
     return parse_ledger(data, path.name)
-

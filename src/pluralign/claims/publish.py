@@ -12,7 +12,7 @@ from typing import Any
 
 import jsonschema
 
-from pluralign.claims.assess import Assessment, evaluate
+from pluralign.claims.assess import Assessment, assess_ledger
 from pluralign.claims.ledger import RULE_KINDS, VERDICTS, ClaimsError, Ledger, load_ledger
 from pluralign.data.loaders import dataset_sha256
 from pluralign.data.sources import DatasetUnavailableError
@@ -163,7 +163,7 @@ def write_claims_json(
     ledger = ledger or load_ledger()
     document = claims_document(
         ledger,
-        evaluate(ledger, book),
+        assess_ledger(ledger, book),
         commit or git_commit(),
         safe_sha256,
         profile=profile,
@@ -185,4 +185,3 @@ def claims_urls(document: Mapping[str, Any]) -> list[str]:
                 urls.append(entry["url"])
             urls.extend((entry["figure_files"] or {}).values())
     return list(dict.fromkeys(urls))
-

@@ -214,4 +214,3 @@ def plot_verdicts(ledger: Ledger, assessments: Iterable[Assessment]) -> plt.Figu
     )
     figure.tight_layout()
     return figure
-

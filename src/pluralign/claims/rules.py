@@ -93,4 +93,3 @@ def paper_value_in_interval(paper_value: float | None, values: Mapping[str, Any]
     if paper_value is None or "ci_low" not in values or "ci_high" not in values:
         return None
     return bool(float(values["ci_low"]) <= paper_value <= float(values["ci_high"]))
-

@@ -62,8 +62,10 @@ def rekey(
     root: Annotated[Path | None, typer.Option(help="run store (default: results/runs)")] = None,
     dry_run: Annotated[bool, typer.Option(help="list what would move, change nothing")] = False,
 ) -> None:
-    """Give every stored run the current training-code version (after a move of the training
-    code that retrained runs showed to change no result; see README, "Fine-tuning")."""
+    """Give every stored run the current training-code version (README, "Fine-tuning").
+
+    For a move of the training code that retrained runs showed to change no result.
+    """
 
     if dry_run:
         for folder, spec in plan_rekey(root):

@@ -15,9 +15,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pluralign.paths import project_root
+
+#: The contrasts a usable corpus must show, each with a bootstrap CI over prompts excluding 0:
+#: (metric, higher style, lower style).
+REQUIRED_SPREAD = (
+    ("toxicity", "hostile", "caring"),
+    ("emotional_awareness", "caring", "terse"),
+    ("emotional_awareness", "caring", "dismissive"),
+)
 
 
 def corpus_dir() -> Path:
@@ -58,3 +67,29 @@ def style_summary(responses: pd.DataFrame) -> pd.DataFrame:
     result = summary[keep].copy()
     result["new tokens (mean)"] = grouped["new_tokens"].mean()
     return result
+
+
+def style_spread(
+    responses: pd.DataFrame, bootstrap_samples: int = 2000, seed: int = 0
+) -> pd.DataFrame:
+    """Paired differences between styles (same prompts), with 95% bootstrap CIs over prompts."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for metric, higher, lower in REQUIRED_SPREAD:
+        wide = responses.pivot_table(index="prompt_id", columns="style", values=metric)
+        difference = (wide[higher] - wide[lower]).dropna().to_numpy()
+        draws = rng.integers(0, len(difference), (bootstrap_samples, len(difference)))
+        means = difference[draws].mean(axis=1)
+        low, high = np.percentile(means, [2.5, 97.5])
+        rows.append(
+            {
+                "metric": metric,
+                "contrast": f"{higher} − {lower}",
+                "mean_difference": float(difference.mean()),
+                "ci_low": float(low),
+                "ci_high": float(high),
+                "prompts": len(difference),
+                "holds": bool(low > 0),
+            }
+        )
+    return pd.DataFrame(rows)

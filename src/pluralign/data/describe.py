@@ -7,10 +7,7 @@ import numpy as np
 import pandas as pd
 
 from pluralign.data.loaders import load_ratings
-from pluralign.data.schema import SCALE_VALUES
-
-#: Demographic fields the chapters compare, in display order.
-GROUP_FIELDS = ("country", "gender", "race", "political", "age_group")
+from pluralign.data.schema import GROUP_FIELDS, SCALE_VALUES
 
 
 def load_all(names: list[str]) -> dict[str, pd.DataFrame]:

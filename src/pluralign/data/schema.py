@@ -54,6 +54,8 @@ REQUIRED_TEXT = (
     "scale",
 )
 DEMOGRAPHICS = ("country", "gender", "race", "political", "age_group", "education")
+#: The fields whose groups the book compares (education is recorded, never contrasted).
+GROUP_FIELDS = tuple(field for field in DEMOGRAPHICS if field != "education")
 COLUMNS: tuple[str, ...] = (
     "rating_id",
     "participant_id",

@@ -25,6 +25,8 @@ from pluralign.data.corpus import load_corpus
 from pluralign.data.schema import DIMENSIONS
 from pluralign.paths import project_root
 
+#: The demographic fields the simulation draws for each participant after the country, in the
+#: order it draws them (the order fixes the random stream, so it is not the schema's order).
 DEMOGRAPHIC_FIELDS = ("gender", "political", "race", "age_group", "education")
 
 

@@ -22,6 +22,13 @@ from pluralign.paths import project_root
 
 #: Lower is better on these dimensions; higher is better on the others.
 LOWER_IS_BETTER = frozenset({"toxicity", "stereotypical_bias"})
+
+
+def orientation(dimension: str) -> float:
+    """+1 where a higher score is better, -1 where lower is (`LOWER_IS_BETTER`)."""
+    return -1.0 if dimension in LOWER_IS_BETTER else 1.0
+
+
 SCALES = ("5pt", "binary")
 AGGREGATIONS = ("majority", "preserve")
 PAIR_COLUMNS = [

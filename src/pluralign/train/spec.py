@@ -193,18 +193,22 @@ def library_versions() -> Libraries:
 
 
 def code_files() -> list[Path]:
-    """The source files whose content is the training code's version: `pluralign/train/*.py`
-    (less the modules that cannot change a run: the sweep loop, its report, the re-keying), the
-    pair builder `pluralign/pairs/build.py` and the statistics package `pluralign/stats/` (the
-    held-out intervals of every run)."""
+    """The source files whose content is the training code's version: the modules of
+    `pluralign/train/` that compute a run (not `NOT_CODE_VERSION`), the pair builder
+    `pluralign/pairs/build.py` and the statistics package `pluralign/stats/` (the held-out
+    intervals of every run)."""
     package = Path(__file__).resolve().parent
     files = [path for path in sorted(package.glob("*.py")) if path.name not in NOT_CODE_VERSION]
     statistics = sorted((package.parent / "stats").glob("*.py"))
     return [*files, package.parent / "pairs" / "build.py", *statistics]
 
 
-#: Modules of this package that cannot change a run's result.
-NOT_CODE_VERSION = frozenset({"sweep.py", "report.py", "rekey.py", "__init__.py"})
+#: Modules of the training package that cannot change a run's result: how specs are read
+#: (`spec`; the spec itself is hashed), how runs are stored (`store`), the sweep loop, its report
+#: and the re-keying.
+NOT_CODE_VERSION = frozenset(
+    {"spec.py", "store.py", "sweep.py", "report.py", "rekey.py", "__init__.py"}
+)
 
 
 @cache

@@ -8,6 +8,7 @@ they live below all stages and import only the standard library.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import glob
 import hashlib
 import os
@@ -111,11 +112,60 @@ def _fsync_tree(folder: Path) -> None:
         _fsync(path)
 
 
+#: renameat2's flag that swaps two paths in one step (Linux ≥ 3.15).
+RENAME_EXCHANGE = 2
+AT_FDCWD = -100
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two existing paths atomically (Linux renameat2); False where the system cannot."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    result = renameat2(AT_FDCWD, os.fsencode(first), AT_FDCWD, os.fsencode(second), RENAME_EXCHANGE)
+    return result == 0
+
+
+def _backups(final: Path) -> list[Path]:
+    return sorted(final.parent.glob(f".{glob.escape(final.name)}.*.old"))
+
+
+def recover_replaced(final: Path, is_finished: Callable[[Path], bool]) -> bool:
+    """Undo a replacement cut off between its two renames: if `final` is missing and a
+    finished `.<name>.*.old` backup of it exists, put the backup back. True if it did."""
+    final = Path(final)
+    if final.exists():
+        for backup in _backups(final):  # a finished swap's leftover: the new folder is in place
+            if is_finished(final):
+                shutil.rmtree(backup, ignore_errors=True)
+        return False
+    for backup in _backups(final):
+        if is_finished(backup):
+            backup.rename(final)
+            return True
+    return False
+
+
+def _replace_finished(tmp: Path, final: Path) -> None:
+    """Put the finished folder `tmp` where the finished folder `final` is, never leaving a
+    moment without a finished `final`: one atomic swap where the system has one, else two
+    renames through a `.old` backup that `recover_replaced` restores if cut off between them."""
+    if _exchange(tmp, final):
+        shutil.rmtree(tmp, ignore_errors=True)  # now the old folder
+        return
+    backup = final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.old"
+    final.rename(backup)
+    tmp.rename(final)
+    shutil.rmtree(backup, ignore_errors=True)
+
+
 def build_folder_atomically(
     final: Path,
     build: Callable[[Path], object],
     is_finished: Callable[[Path], bool],
     durable: bool = True,
+    replace: bool = False,
 ) -> Path:
     """Build a folder in a temporary sibling, flush it, then rename it to `final`.
 
@@ -126,9 +176,12 @@ def build_folder_atomically(
     `durable`, every file and folder is fsynced before the rename and the parent after it, so
     a power cut cannot leave a renamed folder with empty files. An unfinished `final` is
     replaced; a finished one written meanwhile by another process is kept (ours is dropped).
+    With `replace`, a finished `final` is replaced too — only once the new one is complete,
+    by a swap, so an interrupted rebuild leaves the old folder in place.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    recover_replaced(final, is_finished)
     tmp = temporary_sibling(final)
     tmp.mkdir()
     try:
@@ -139,16 +192,44 @@ def build_folder_atomically(
             _fsync_tree(tmp)
         if final.exists() and not is_finished(final):
             shutil.rmtree(final)  # an unfinished folder from a crash or an older recipe
-        try:
-            tmp.rename(final)
-        except OSError:
-            if not is_finished(final):  # not a lost race with another process: a real error
-                raise
+        if replace and is_finished(final):
+            _replace_finished(tmp, final)
+        else:
+            _rename_into_place(tmp, final, is_finished)
         if durable:
             _fsync(final.parent)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _rename_into_place(tmp: Path, final: Path, is_finished: Callable[[Path], bool]) -> None:
+    """Rename `tmp` to an absent `final`; losing a race to another finished build is fine."""
+    try:
+        tmp.rename(final)
+    except OSError:
+        if not is_finished(final):  # not a lost race with another process: a real error
+            raise
+
+
+def write_file_atomically(final: Path, write: Callable[[Path], object]) -> Path:
+    """Write a file through a temporary sibling, flush it, then rename it over `final`.
+
+    A failed or killed write leaves `final` as it was (absent, or the previous version), never
+    a half-written file (its parent folders are made first, since the sibling lives there).
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_sibling(final)
+    try:
+        write(tmp)
+        _fsync(tmp)
+        os.replace(tmp, final)
+        _fsync(final.parent)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     return final
 
 

@@ -9,20 +9,22 @@ import platformdirs
 
 
 def project_root() -> Path:
-    """The folder holding `_toc.yml`: `PLURALIGN_ROOT`, else the first parent of the working
-    directory that has one, else the checkout this package was installed from."""
+    """The project this package belongs to: `PLURALIGN_ROOT`, else the checkout it was installed
+    from (the folder holding `_toc.yml`). Never the working directory: a folder holding its own
+    `_toc.yml` and `data/MANIFEST` must not replace the project's manifest, configs or chapters."""
     if env := os.environ.get("PLURALIGN_ROOT"):
-        return Path(env).resolve()
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / "_toc.yml").is_file():
-            return folder
+        root = Path(env).resolve()
+        if not (root / "_toc.yml").is_file():
+            raise FileNotFoundError(
+                f"PLURALIGN_ROOT={env} is not a pluralign project (no _toc.yml)"
+            )
+        return root
     source_checkout = Path(__file__).resolve().parents[2]
     if (source_checkout / "_toc.yml").is_file():
         return source_checkout
     raise FileNotFoundError(
-        "cannot find the pluralign project root (a folder with _toc.yml); "
-        "run from inside the checkout or set PLURALIGN_ROOT"
+        "cannot find the pluralign project root (a folder with _toc.yml): install pluralign "
+        "from its checkout (pip install -e .) or set PLURALIGN_ROOT to the checkout"
     )
 
 

@@ -8,7 +8,6 @@ schema's columns). Every table is validated before it is returned, and carries i
 
 from __future__ import annotations
 
-import csv
 import functools
 import hashlib
 from collections.abc import Callable
@@ -21,7 +20,6 @@ from pluralign.data.corpus import responses_path
 from pluralign.data.normalise import (
     age_group_from_bin,
     age_group_from_years,
-    normalise_country,
     normalise_education,
     normalise_gender,
     normalise_political,
@@ -32,7 +30,6 @@ from pluralign.data.schema import (
     COLUMNS,
     DEMOGRAPHICS,
     REQUIRED_TEXT,
-    Problem,
     RatingsValidationError,
     validate_ratings,
 )
@@ -43,6 +40,7 @@ from pluralign.data.simulate import (
     simulation_sha256,
 )
 from pluralign.data.sources import resolve_file
+from pluralign.data.study import read_study_file, vocabulary_problems
 from pluralign.files import file_sha256
 from pluralign.paths import project_root
 
@@ -267,12 +265,18 @@ def is_simulated(name: str) -> bool:
     return name in DATASETS and DATASETS[name].simulated
 
 
-def load_ratings(name_or_path: str | Path) -> pd.DataFrame:
-    """The validated long table of a named dataset or a study-format file, with provenance attrs."""
+def load_ratings(name_or_path: str | Path, strict: bool = False) -> pd.DataFrame:
+    """The validated long table of a named dataset or a study-format file, with provenance attrs.
+
+    With `strict`, a demographic value outside the schema's vocabulary is refused (by default it
+    is kept as a category of its own and listed in one warning).
+    """
     key = str(name_or_path)
     if key in DATASETS:
         dataset = DATASETS[key]
         table = dataset.loader()
+        if strict and (problems := vocabulary_problems(table, dataset.name)):
+            raise RatingsValidationError(dataset.name, problems)
         table.attrs.update(
             dataset=dataset.name, simulated=dataset.simulated, sha256=_named_sha256(dataset)
         )
@@ -282,7 +286,7 @@ def load_ratings(name_or_path: str | Path) -> pd.DataFrame:
         raise FileNotFoundError(
             f"{key!r} is neither a dataset ({', '.join(DATASETS)}) nor an existing file"
         )
-    table = read_study_file(path)
+    table = read_study_file(path, strict=strict)
     table.attrs.update(dataset=path.stem, simulated=False, sha256=file_sha256(path))
     return table
 
@@ -315,97 +319,6 @@ def combined_sha256(paths: list[Path]) -> str:
     if len(paths) == 1:
         return file_sha256(paths[0])
     return hashlib.sha256("".join(file_sha256(path) for path in paths).encode()).hexdigest()
-
-
-def _read_study_csv(path: Path) -> tuple[pd.DataFrame, list[Problem]]:
-    """Read every field as text, index = the line each record starts on; bad records → problems."""
-    problems: list[Problem] = []
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        try:
-            header = next(reader)
-        except StopIteration:
-            return pd.DataFrame(), [Problem(str(path), None, None, "", "the file is empty")]
-        records, lines = [], []
-        start = reader.line_num + 1
-        for record in reader:
-            if record and len(record) != len(header):
-                problems.append(
-                    Problem(
-                        str(path),
-                        start,
-                        None,
-                        "",
-                        f"unparseable row: {len(record)} fields where the header has {len(header)}",
-                    )
-                )
-            elif record:
-                records.append(record)
-                lines.append(start)
-            start = reader.line_num + 1
-    return pd.DataFrame(records, columns=header, index=lines, dtype=object), problems
-
-
-def read_study_file(path: Path) -> pd.DataFrame:
-    """Read and validate a study-format file (CSV or Parquet); raise with every problem found.
-
-    Rows are numbered as the file's lines for CSV (header = line 1) and from 1 for Parquet.
-    """
-    path = Path(path)
-    if path.suffix.lower() == ".parquet":
-        table = pd.read_parquet(path)
-        table.index = pd.RangeIndex(1, len(table) + 1)
-        problems: list[Problem] = []
-    else:
-        table, problems = _read_study_csv(path)
-    return _validate_study_table(table, str(path), problems)
-
-
-def _validate_study_table(table: pd.DataFrame, file: str, problems: list[Problem]) -> pd.DataFrame:
-    table = table.copy()
-    for column in table.columns:
-        if column != "score":
-            text = (
-                table[column]
-                .astype(object)
-                .map(lambda value: None if pd.isna(value) else str(value))
-            )
-            table[column] = text.map(
-                lambda value: None if value is None or not value.strip() else value
-            )
-    normalisers = {
-        "country": normalise_country,
-        "gender": normalise_gender,
-        "race": normalise_race,
-        "political": normalise_political,
-        "age_group": age_group_from_bin,
-        "education": normalise_education,
-    }
-    for column, normalise in normalisers.items():
-        if column in table:
-            table[column] = table[column].map(normalise).astype(object)
-    if "score" in table:
-        raw_score = table["score"]
-        number = pd.to_numeric(raw_score, errors="coerce")
-        unparseable = number.isna() & raw_score.notna() & (raw_score.astype(str).str.strip() != "")
-        for row, value in raw_score[unparseable].items():
-            problems.append(Problem(file, int(row), "score", str(value), "not a number"))
-        table["score"] = number.astype(float)
-    try:
-        validated = validate_ratings(table, file)
-    except RatingsValidationError as error:
-        raise RatingsValidationError(file, _merge(problems, error.problems)) from None
-    if problems:
-        raise RatingsValidationError(file, problems)
-    return validated
-
-
-def _merge(first: list[Problem], second: list[Problem]) -> list[Problem]:
-    """Both lists, without a second report of a cell the first already explains."""
-    seen = {(problem.row, problem.column) for problem in first}
-    merged = first + [problem for problem in second if (problem.row, problem.column) not in seen]
-    merged.sort(key=lambda problem: (problem.row is not None, problem.row or 0))
-    return merged
 
 
 __all__ = [

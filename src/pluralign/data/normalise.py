@@ -1,8 +1,9 @@
 """Demographic codes: every source's spelling mapped onto the schema's codes.
 
 Each function takes one raw value and returns the schema's code, `None` for a missing or
-undisclosed answer, or — for a value it does not know — the cleaned-up original, so that
-validation reports it instead of silently dropping it. The choices are listed in data/README.md.
+undisclosed answer, or — for a value it does not know — its normalised spelling (lower case,
+spaces as underscores: "Native Hawaiian" → native_hawaiian), kept as a category of its own and
+listed in a warning, never silently dropped. The choices are listed in data/README.md.
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ COUNTRY_CODES = {
     "deu": "DE",
     "germany": "DE",
     "deutschland": "DE",
+    "uk": "GB",
+    "united kingdom": "GB",
 }
 
 #: POPQUORN's five-year bins folded into the schema's ten-year groups (its "54-59" is 55-59).
@@ -121,11 +124,16 @@ def _clean(value: Any) -> str | None:
     return None if text.lower() in MISSING else text
 
 
+def spelling(text: str) -> str:
+    """A category's normalised spelling: lower case, runs of whitespace as one underscore."""
+    return "_".join(text.lower().split())
+
+
 def _lookup(value: Any, codes: dict[str, str]) -> str | None:
     text = _clean(value)
     if text is None:
         return None
-    return codes.get(text.lower(), text)
+    return codes.get(text.lower(), spelling(text))
 
 
 def normalise_gender(value: Any) -> str | None:

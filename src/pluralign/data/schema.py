@@ -43,6 +43,31 @@ POLITICAL = ("liberal", "moderate", "conservative", "other")
 AGE_GROUPS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
 EDUCATION = ("less_than_high_school", "high_school", "college", "graduate", "other")
 
+#: The vocabulary of each demographic field. A value outside it is kept as a category of its own
+#: (another study's categories rarely match ours) and listed in a warning; `--strict` refuses it.
+VOCABULARIES: dict[str, tuple[str, ...]] = {
+    "gender": GENDERS,
+    "race": RACES,
+    "political": POLITICAL,
+    "age_group": AGE_GROUPS,
+    "education": EDUCATION,
+}
+
+#: ISO 3166-1 alpha-2 country codes (officially assigned). `XX` and other user-assigned codes
+#: are not countries.
+_ISO_COUNTRY_TEXT = """
+    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ
+    BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM
+    DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS
+    GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN
+    KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ
+    MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM
+    PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV
+    SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI
+    VN VU WF WS YE YT ZA ZM ZW
+"""
+ISO_COUNTRIES = frozenset(_ISO_COUNTRY_TEXT.split())
+
 REQUIRED_TEXT = (
     "rating_id",
     "participant_id",
@@ -98,13 +123,16 @@ RATINGS_SCHEMA = pa.DataFrameSchema(
         "country": pa.Column(
             str,
             nullable=True,
-            checks=pa.Check.str_matches(r"^[A-Z]{2}$", error="must be an ISO 3166 alpha-2 code"),
+            checks=pa.Check.isin(
+                sorted(ISO_COUNTRIES), error="must be an ISO 3166 alpha-2 country code"
+            ),
         ),
-        "gender": pa.Column(str, nullable=True, checks=_one_of(GENDERS)),
-        "race": pa.Column(str, nullable=True, checks=_one_of(RACES)),
-        "political": pa.Column(str, nullable=True, checks=_one_of(POLITICAL)),
-        "age_group": pa.Column(str, nullable=True, checks=_one_of(AGE_GROUPS)),
-        "education": pa.Column(str, nullable=True, checks=_one_of(EDUCATION)),
+        # open vocabularies (VOCABULARIES): unlisted values are warned about, not refused
+        "gender": pa.Column(str, nullable=True),
+        "race": pa.Column(str, nullable=True),
+        "political": pa.Column(str, nullable=True),
+        "age_group": pa.Column(str, nullable=True),
+        "education": pa.Column(str, nullable=True),
         "prompt_id": pa.Column(str, nullable=False),
         "prompt": pa.Column(str, nullable=False),
         "response_id": pa.Column(str, nullable=False),
@@ -184,13 +212,30 @@ def problems_from_failures(file: str, failures: pd.DataFrame) -> list[Problem]:
     return problems
 
 
-def validate_ratings(table: pd.DataFrame, file: str) -> pd.DataFrame:
-    """Validate a long table whose index holds the source row numbers; raise with every problem."""
+def validate_ratings(table: pd.DataFrame, file: str, keep_index: bool = False) -> pd.DataFrame:
+    """Validate a long table whose index holds the source row numbers; raise with every problem.
+
+    Validated in place (no copy of a possibly large table); the result has the schema's column
+    order, renumbered from 0 unless `keep_index`.
+    """
     try:
-        validated = RATINGS_SCHEMA.validate(table, lazy=True)
+        validated = RATINGS_SCHEMA.validate(table, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as error:
         problems = problems_from_failures(file, error.failure_cases)
         unique = list(dict.fromkeys(problems))
         unique.sort(key=lambda problem: (problem.row is not None, problem.row or 0))
         raise RatingsValidationError(file, unique) from None
-    return validated[list(COLUMNS)].reset_index(drop=True)
+    ordered = validated[list(COLUMNS)]
+    return ordered if keep_index else ordered.reset_index(drop=True)
+
+
+def unlisted_categories(table: pd.DataFrame) -> dict[str, dict[str, list[str]]]:
+    """Per demographic field, the values outside its vocabulary (`found`) and the vocabulary
+    (`allowed`); fields whose values are all listed are left out."""
+    unlisted = {}
+    for column, allowed in VOCABULARIES.items():
+        values = table[column].dropna().unique()
+        found = sorted(str(value) for value in values if value not in allowed)
+        if found:
+            unlisted[column] = {"found": found, "allowed": list(allowed)}
+    return unlisted

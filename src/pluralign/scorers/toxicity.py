@@ -248,7 +248,15 @@ class DetoxifyScorer:
         checkpoint = Path(checkpoint)
         if not checkpoint.is_file():
             raise FileNotFoundError(f"no Detoxify checkpoint at {checkpoint}")
-        loaded = torch.load(checkpoint, map_location=device, weights_only=False)
+        # weights_only: a checkpoint is data, never code (a pickle could run anything on load);
+        # Detoxify's released checkpoints hold only tensors and plain config values.
+        try:
+            loaded = torch.load(checkpoint, map_location=device, weights_only=True)
+        except Exception as error:  # torch raises UnpicklingError or RuntimeError variants
+            raise ValueError(
+                f"{checkpoint}: refused: not a weights-only checkpoint (it would need to run code "
+                f"to load): {str(error).splitlines()[0]}"
+            ) from None
         if "config" not in loaded or "state_dict" not in loaded:
             raise ValueError(
                 f"{checkpoint} is not a Detoxify checkpoint (needs config, state_dict)"

@@ -8,6 +8,7 @@ rich's remaining-time column refines it from the pace actually observed.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -47,7 +48,7 @@ def run_sweep(
         TimeRemainingColumn,
     )
 
-    from pluralign.train.runner import run
+    from pluralign.train.runner import execute, run
 
     parsed = load_profile(profile, datasets=datasets)
     console = Console(stderr=True)
@@ -68,13 +69,12 @@ def run_sweep(
         task = bar.add_task(f"sweep {parsed.name}", total=total or 1, done=0, count=len(todo))
         for index, spec in enumerate(todo):
             bar.update(task, description=f"{parsed.name}: {spec.label}")
-            if not only_missing:
-                existing = store.run_folder(spec, root)
-                if existing.exists():
-                    import shutil
-
-                    shutil.rmtree(existing)
-            folders[spec.run_id] = run(spec, root)
+            if only_missing:
+                folders[spec.run_id] = run(spec, root)
+            else:  # a redo: the finished run stays until its replacement is complete
+                folders[spec.run_id] = store.build_atomically(
+                    spec, functools.partial(execute, spec), root, replace=True
+                )
             bar.update(task, advance=estimated_seconds(spec), done=index + 1)
     result = []
     for spec in parsed.specs:

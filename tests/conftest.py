@@ -106,4 +106,3 @@ def smoke_store(tmp_path_factory) -> Path:
     finally:
         torch.set_num_threads(threads)
     return root
-

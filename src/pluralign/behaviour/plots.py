@@ -63,6 +63,11 @@ def plot_base_differences(differences: pd.DataFrame, metric_titles: dict[str, st
     return figure
 
 
+#: Inches per cell of a cross-group matrix, and the most groups a side whose cells get numbers.
+CELL_INCHES = 0.62
+MATRIX_ANNOTATE_MAX = 12
+
+
 def plot_cross_group_matrix(matrix: pd.DataFrame) -> plt.Figure:
     """One heatmap per dataset: rows the model tuned on group g, columns group h's reward model,
     cells the model's mean reward minus the base model's under h's reward model."""
@@ -70,12 +75,24 @@ def plot_cross_group_matrix(matrix: pd.DataFrame) -> plt.Figure:
         return empty_figure("no group models scored by reward models")
     set_style()
     datasets = list(matrix["dataset"].unique())
-    figure, axes = plt.subplots(1, max(len(datasets), 1), figsize=(4.6 * len(datasets), 4.2))
-    axes = np.atleast_1d(axes)
+    grids = {
+        dataset: matrix[matrix["dataset"] == dataset].pivot_table(
+            index="model_group", columns="reward_group", values="value"
+        )
+        for dataset in datasets
+    }
+    # Size the panels by their cells so the printed numbers never overlap; past
+    # `MATRIX_ANNOTATE_MAX` groups a side the colour alone carries the value.
+    side = max(max(grid.shape) for grid in grids.values())
+    panel = max(4.6, CELL_INCHES * side + 2.2)
+    figure, axes = plt.subplots(
+        len(datasets), 1, figsize=(panel, (panel - 0.6) * len(datasets)), squeeze=False
+    )
+    axes = axes[:, 0]
     for axis, dataset in zip(axes, datasets, strict=False):
-        rows = matrix[matrix["dataset"] == dataset]
-        grid = rows.pivot_table(index="model_group", columns="reward_group", values="value")
+        grid = grids[dataset]
         limit = float(np.nanmax(np.abs(grid.to_numpy()))) if grid.size else 1.0
+        annotate = max(grid.shape) <= MATRIX_ANNOTATE_MAX
         sns.heatmap(
             grid,
             ax=axis,
@@ -83,9 +100,10 @@ def plot_cross_group_matrix(matrix: pd.DataFrame) -> plt.Figure:
             center=0,
             vmin=-limit,
             vmax=limit,
-            annot=True,
+            annot=annotate,
             fmt=".2f",
-            cbar_kws={"label": "reward − base reward"},
+            annot_kws={"fontsize": 8},
+            cbar_kws={"label": "reward − base reward", "shrink": 0.8},
             square=True,
         )
         for position in range(min(grid.shape)):

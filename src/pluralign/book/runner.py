@@ -15,20 +15,26 @@ nowhere fails the build.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from pluralign import claims
-from pluralign.book import figures
+from pluralign.book import figures, incremental, pages, tables
 from pluralign.book.site_check import missing_targets
+from pluralign.book.site_check import pages as site_pages
+from pluralign.book.values import check_parameter_value
+from pluralign.claims import standards
 from pluralign.config import ConfigError, load_config
 from pluralign.files import temporary_environment
 from pluralign.parameters import (
@@ -40,6 +46,8 @@ from pluralign.parameters import (
 )
 from pluralign.paths import project_root
 from pluralign.provenance import Commit, git_commit
+from pluralign.style import CHAPTER_ENV
+from pluralign.train.store import runs_root
 
 #: Files and folders of the book's source copied into the staging tree (chapters are executed).
 BOOK_FILES = ("_config.yml", "_toc.yml", "intro.md", "references.bib", "_static")
@@ -123,7 +131,7 @@ def book_profile_names(root: Path | None = None) -> list[str]:
 def load_book_profile(name: str, root: Path | None = None) -> BookProfile:
     """The book profile `name`, validated (a bad key is a `ParameterError` with its line)."""
     path = book_profile_path(name, root)
-    if not path.is_file():
+    if name not in book_profile_names(root) or not path.is_file():  # a name, never a path
         raise ParameterError(
             f"unknown profile {name!r}; profiles: {', '.join(book_profile_names(root))}"
         )
@@ -162,6 +170,7 @@ def resolve_parameters(
     def assign(chapter: Chapter, name: str, value: Any, origin: str) -> None:
         try:
             check_value(name, chapter.parameters[name].annotation, value)
+            check_parameter_value(name, value)
             values[chapter.stem][name] = value
         except ParameterError as error:
             problems.append(f"{origin}: {chapter.stem}: {error}")
@@ -283,9 +292,11 @@ def check_executed_book(staging: Path, ledger: claims.Ledger) -> None:
 def publish_citable_files(
     staging: Path, html: Path, ledger: claims.Ledger, commit: Commit, profile: str
 ) -> None:
-    """After the HTML build: the figure files, claims.json and its schema, all in the site, and
-    every URL claims.json and the figure index give must lead to a file (and anchor) there."""
-    entries = figures.publish_figures(staging, html)
+    """After the HTML build: the figure and table files, claims.json and its schema, the
+    ClaimReview JSON-LD of each chapter page and the RO-Crate, all in the site; every URL
+    claims.json and the figure and table indexes give must lead to a file (and anchor) there, and
+    the JSON-LD and the crate must hold their standards' required properties."""
+    entries = figures.publish_figures(staging, html) + tables.publish_tables(staging, html)
     base_url = site_base_url(staging)
     try:
         document = claims.write_claims_json(html, staging, ledger, commit, profile, base_url)
@@ -298,6 +309,42 @@ def publish_citable_files(
         raise BookBuildError(
             "claims.json or figures/index.json point nowhere:\n" + "\n".join(problems)
         )
+    publish_standards(staging, html, ledger, commit, base_url)
+
+
+def publish_standards(
+    staging: Path, html: Path, ledger: claims.Ledger, commit: Commit, base_url: str | None
+) -> None:
+    """Embed ClaimReview JSON-LD in each chapter page and write `ro-crate-metadata.json`; a
+    review or crate missing a required property fails the build."""
+    today = datetime.now(UTC).date()
+    assessments = claims.assess_ledger(ledger, staging)
+    problems = []
+    for page in sorted((html / "chapters").glob("*.html")):
+        reviews = standards.claim_reviews(ledger, assessments, page.stem, today, base_url)
+        for review in reviews:
+            problems.extend(standards.claim_review_problems(review))
+        if reviews:
+            pages.embed_json_ld(page, standards.json_ld_script(reviews))
+    datasets = sorted({a.dataset for a in assessments if a.in_build})
+    try:
+        package_version = version("pluralign")
+    except PackageNotFoundError:
+        package_version = "unknown"
+    store = runs_root()
+    crate = standards.ro_crate(
+        html,
+        commit.as_json(),
+        package_version,
+        {name: claims.safe_sha256(name) for name in datasets},
+        {"identifier": incremental.tree_digest(store)} if store.is_dir() else None,
+        today,
+        base_url,
+    )
+    problems.extend(standards.ro_crate_problems(crate, html))
+    if problems:
+        raise BookBuildError("ClaimReview or RO-Crate incomplete:\n" + "\n".join(problems))
+    (html / standards.RO_CRATE_FILE).write_text(json.dumps(crate, indent=1) + "\n")
 
 
 def run_book(
@@ -322,27 +369,46 @@ def run_book(
     build = {"profile": profile.name, "commit": commit.as_json()}
     # The chapters' kernels inherit these: the profile, and where figures are staged.
     variables = {"PLURALIGN_PROFILE": profile.name, figures.BOOK_DIR_ENV: str(staging)}
+    keys: dict[str, str] = {}
     with temporary_environment(**variables):
         for index, chapter in enumerate(book):
             if on_chapter is not None:
                 on_chapter(chapter, index, len(book))
-            execute_chapter(
-                chapter, staging / "chapters" / chapter.path.name, values[chapter.stem], root
+            parameters = effective_parameters(chapter, values[chapter.stem])
+            inputs = incremental.chapter_inputs(
+                chapter.stem,
+                chapter.path,
+                parameters,
+                profile.name,
+                root,
+                claims.safe_sha256,
+                dict(keys) if incremental.reads_executed_chapters(parameters) else None,
             )
+            keys[chapter.stem] = inputs.key
+            if incremental.restore_chapter(output_root, staging, inputs):
+                continue  # nothing it reads changed: its executed copy is reused
+            with temporary_environment(**{CHAPTER_ENV: chapter.stem}):
+                execute_chapter(
+                    chapter, staging / "chapters" / chapter.path.name, values[chapter.stem], root
+                )
             try:
                 figures.finalise_sidecars(
-                    staging,
-                    chapter.stem,
-                    effective_parameters(chapter, values[chapter.stem]),
-                    build,
-                    claims.safe_sha256,
+                    staging, chapter.stem, parameters, build, claims.safe_sha256
                 )
+                tables.finalise_table_sidecars(staging, chapter.stem, parameters, build)
             except figures.FigureFilesError as error:
                 raise BookBuildError(str(error)) from None
+            incremental.store_chapter(output_root, staging, inputs)
     check_executed_book(staging, ledger)
     base_url = site_base_url(staging)
     for notebook in sorted((staging / "chapters").glob("*.ipynb")):
         figures.add_citation_lines(notebook, "chapters", commit.short, base_url)
+        pages.prepare_executed_notebook(notebook)
+    intro = staging / "intro.md"
+    if intro.is_file():
+        pages.add_findings_to_intro(intro, ledger, claims.assess_ledger(ledger, staging))
     html = build_html(staging, output_root)
+    for page in site_pages(html):
+        pages.drop_repeated_inline_scripts(page)
     publish_citable_files(staging, html, ledger, commit, profile.name)
     return html

@@ -22,7 +22,7 @@ from pluralign.claims.ledger import (
     VERDICTS,
     Ledger,
 )
-from pluralign.style import set_style
+from pluralign.style import OKABE_ITO, set_style
 
 
 def dataset_label(ledger: Ledger, dataset: str) -> str:
@@ -145,10 +145,11 @@ def evidence_html(
     )
 
 
+#: Okabe-Ito colours (colour-blind safe), the same as the intro's verdict grid.
 VERDICT_COLOURS = {
-    SUPPORTED: "#4c9a6a",
-    CONTRADICTED: "#c8553d",
-    INCONCLUSIVE: "#e3d9a6",
+    SUPPORTED: OKABE_ITO["sky"],
+    CONTRADICTED: OKABE_ITO["orange"],
+    INCONCLUSIVE: OKABE_ITO["yellow"],
     NOT_TESTABLE: "#f2f2f2",
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -11,10 +12,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pluralign.book.runner import BookBuildError, ChapterFailedError, run_book
 from pluralign.cli.behaviour import behaviour_app
+from pluralign.cli.cite import cite_app
+from pluralign.cli.errors import DEBUG_ENV, EXIT_BAD_INPUT, UserErrorGroup, check_output_file, fail
 from pluralign.cli.train import train_app
 from pluralign.data.loaders import DATASETS, load_ratings
 from pluralign.data.schema import RatingsValidationError
 from pluralign.data.sources import ChecksumMismatchError, DatasetUnavailableError, fetch, sources
+from pluralign.files import write_file_atomically
 from pluralign.gaps.estimate import GapAnalysisError, rating_gaps
 from pluralign.gaps.report import json_records, shown
 from pluralign.pairs.build import (
@@ -31,6 +35,7 @@ from pluralign.scorers.validation import write_ea_validation_report as write_ea
 from pluralign.scorers.validation import write_toxicity_validation_report
 
 app = typer.Typer(
+    cls=UserErrorGroup,  # one error path: a user's mistake is `error: …` and exit 2
     help="Whose feedback? Re-run the study and build the book.",
     no_args_is_help=True,
     add_completion=False,
@@ -39,16 +44,27 @@ data_app = typer.Typer(help="Rating datasets: fetch, list, export.", no_args_is_
 app.add_typer(data_app, name="data")
 app.add_typer(train_app)  # `pluralign sweep` and `pluralign bench train|generate`
 app.add_typer(behaviour_app)  # `pluralign behaviour --profile P`
+app.add_typer(cite_app)  # `pluralign cite LABEL`
 scorers_app = typer.Typer(help="The project's scorers: train and validate.", no_args_is_help=True)
 app.add_typer(scorers_app, name="scorers")
 console = Console(stderr=True)
 
-EXIT_BAD_INPUT = 2
+__all__ = ["EXIT_BAD_INPUT", "app", "main"]
+
+
+@app.callback()
+def root(
+    context: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="show the traceback of an error, not only its message")
+    ] = False,
+) -> None:
+    """Whose feedback? Re-run the study and build the book."""
+    context.meta["pluralign_debug"] = debug or bool(os.environ.get(DEBUG_ENV))
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
-    raise typer.Exit(code)
+    fail(message, code)
 
 
 def parameter_pairs(arguments: list[str]) -> list[tuple[str, str]]:
@@ -101,7 +117,7 @@ def book(
             _fail(str(error))
         except ChapterFailedError as error:
             progress.stop()
-            console.print(f"[bold red]chapter {error.chapter} failed[/]")
+            console.print(f"chapter {error.chapter} failed", markup=False, highlight=False)
             console.print(error.traceback, markup=False, highlight=False)
             raise typer.Exit(1) from None
         except BookBuildError as error:
@@ -148,17 +164,15 @@ def data_export(
         str, typer.Argument(help="a dataset name or a study-format CSV/Parquet file")
     ],
     output: Annotated[Path, typer.Option("-o", "--output", help="the Parquet file to write")],
+    strict: Annotated[
+        bool, typer.Option(help="refuse demographic values outside the schema's vocabulary")
+    ] = False,
 ) -> None:
     """Write the validated long ratings table of a dataset or file to Parquet."""
 
-    try:
-        table = load_ratings(name_or_path)
-    except (RatingsValidationError, ChecksumMismatchError, DatasetUnavailableError) as error:
-        _fail(str(error))
-    except FileNotFoundError as error:
-        _fail(str(error))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(output, index=False)
+    check_output_file(output)
+    table = load_ratings(name_or_path, strict=strict)
+    write_file_atomically(output, lambda path: table.to_parquet(path, index=False))
     typer.echo(f"{len(table)} ratings -> {output}")
 
 
@@ -168,8 +182,13 @@ def gaps(
     as_json: Annotated[
         bool, typer.Option("--json", help="print JSON objects, one per row")
     ] = False,
-    bootstrap_samples: Annotated[int, typer.Option(help="two-way bootstrap resamples")] = 2000,
+    bootstrap_samples: Annotated[
+        int, typer.Option(min=1, help="two-way bootstrap resamples")
+    ] = 2000,
     seed: Annotated[int, typer.Option(help="bootstrap seed")] = 20251118,
+    strict: Annotated[
+        bool, typer.Option(help="refuse demographic values outside the schema's vocabulary")
+    ] = False,
 ) -> None:
     """Rating gaps between groups (chapter 02's table) for any ratings file."""
     import json
@@ -177,7 +196,7 @@ def gaps(
     import pandas as pd
 
     try:
-        ratings = load_ratings(name_or_path)
+        ratings = load_ratings(name_or_path, strict=strict)
         table = rating_gaps(ratings, bootstrap_samples=bootstrap_samples, seed=seed)
     except (RatingsValidationError, ChecksumMismatchError, GapAnalysisError) as error:
         _fail(str(error))
@@ -213,6 +232,8 @@ def pairs(
     """Build preference pairs for a group under a condition (chapter 03)."""
     import json
 
+    if output is not None:
+        check_output_file(output)
     try:
         ratings = ratings_for_scale(name_or_path, scale)
         built = build_pairs(ratings, group, scale, aggregation, values, seed)
@@ -239,8 +260,7 @@ def pairs(
         "contradiction_share": contradiction_share(built) if len(built) else None,
     }
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        built.to_parquet(output, index=False)
+        write_file_atomically(output, lambda path: built.to_parquet(path, index=False))
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:

@@ -132,8 +132,10 @@ def reward_model_folders(
     dataset: str, settings: BehaviourSettings, root: Path | None = None
 ) -> list[RewardModelSource]:
     """Each group's reward model of `dataset`: from the finished runs of the profiles in
-    `settings.reward_models_from` (the first profile with a group wins), in the configured scale
-    and values, lowest seed, DPO runs before GRPO runs (their reward models are the same)."""
+    `settings.reward_models_from` (the first profile with a group wins), in the configured
+    condition (scale, values, aggregation), lowest seed, DPO runs before GRPO runs (their reward
+    models are the same). The run id breaks no tie that matters: it changes when the store is
+    re-keyed, so the condition must name one run per group, profile, seed and optimiser."""
     found: dict[str, RewardModelSource] = {}
     for profile in settings.reward_models_from:
         specs = [
@@ -141,6 +143,7 @@ def reward_model_folders(
             for spec in _profile_specs(profile, dataset)
             if spec.scale == settings.reward_model_scale
             and spec.values == settings.reward_model_values
+            and spec.aggregation == settings.reward_model_aggregation
         ]
         for spec in sorted(specs, key=lambda s: (s.seed, s.optimiser != "dpo", s.run_id)):
             if spec.group in found:

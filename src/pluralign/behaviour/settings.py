@@ -50,6 +50,7 @@ class RewardModelBlock:
 
     scale: str = "5pt"
     values: str = "multi"
+    aggregation: str = "preserve"
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class BehaviourSettings:
     reward_models_from: tuple[str, ...]
     reward_model_scale: str = "5pt"
     reward_model_values: str = "multi"
+    reward_model_aggregation: str = "preserve"
     detoxify_checkpoint: str | None = None
     detoxify_model_type: str = "original"
     detoxify_config_path: str | None = None
@@ -147,6 +149,7 @@ def load_settings(profile: str, path: Path | None = None) -> BehaviourSettings:
         reward_models_from=sources,
         reward_model_scale=config.reward_models.scale,
         reward_model_values=config.reward_models.values,
+        reward_model_aggregation=config.reward_models.aggregation,
         detoxify_checkpoint=config.toxicity.detoxify_checkpoint,
         detoxify_model_type=config.toxicity.detoxify_model_type,
         detoxify_config_path=config.toxicity.detoxify_config_path,

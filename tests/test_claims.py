@@ -436,6 +436,7 @@ def test_a_broken_glue_key_fails_the_build_check(tmp_path, monkeypatch):
     keys |= {f"C{n}-popquorn-ci_low": "0.05" for n in (1, 2, 3)}
     keys |= {"C1-popquorn-verdict": "'contradicted'"}
     keys |= {"p1-popquorn-value": "1", "p1-popquorn-n": "4"}
+    keys |= {"r1-popquorn-value": "0.1", "r1-popquorn-ci_low": "0.05", "r1-popquorn-ci_high": "0.2"}
     write_executed(tmp_path, "02_rating_gaps", keys)
     check_executed_book(tmp_path, ledger)  # complete: passes
     del keys["C2-popquorn-ci_high"]

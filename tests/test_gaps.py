@@ -26,6 +26,7 @@ from pluralign.gaps.estimate import (
     reported,
 )
 from pluralign.gaps.plots import PaperValue, plot_gap_forest, plot_level_discrimination
+from pluralign.gaps.strata import interactions, stratified_gaps
 from pluralign.stats.intervals import bootstrap_p_value, percentile_interval
 from pluralign.stats.mixed import fit_crossed_mixed_model, fit_ordinal_model
 from pluralign.stats.rater_item import RatingDesign, group_statistics, two_way_bootstrap
@@ -336,7 +337,10 @@ def test_a_rater_with_two_answers_has_the_field_missing():
 def test_the_table_has_every_column_and_no_nans_where_reported(small_gaps):
     assert list(small_gaps.columns) == list(GAP_COLUMNS)
     assert len(small_gaps) == 5 * len(CONTRASTS)
-    assert (small_gaps["status"] == "reported").all()
+    other_countries = small_gaps["contrast"].str.startswith("country-")
+    assert (small_gaps.loc[~other_countries, "status"] == "reported").all()
+    assert (small_gaps.loc[other_countries, "status"] == "skipped").all()  # only US and DE here
+    small_gaps = small_gaps[~other_countries]
     assert_reported_rows_are_finite(small_gaps)
     models = ["mixed_effect", "mixed_ci_low", "mixed_ci_high", "mixed_p_value", "ordinal_effect"]
     assert np.isfinite(small_gaps[models].to_numpy(dtype=float)).all()
@@ -610,3 +614,21 @@ def test_p1_counts_discrimination_gaps_per_dataset() -> None:
         "a": {"value": 2, "n": 4},
         "b": {"value": 3, "n": 4},
     }
+
+
+def test_stratified_gaps_and_interactions_by_item_type(small_study):
+    """Gaps within each item stratum (Holm across all strata) and the group × item-type
+    interaction: a gap planted only on flagged items shows as an interaction."""
+    flagged = small_study["response_id"].isin(small_study["response_id"].unique()[::2])
+    ratings = small_study.assign(item_flag=flagged.map({True: "true", False: "false"}))
+    strata = stratified_gaps(ratings, "item_flag", bootstrap_samples=100, seed=1, models=False)
+    assert set(strata["stratum"]) == {"false", "true"}
+    assert list(strata.columns[:2]) == ["item_field", "stratum"]
+    table = interactions(ratings, "item_flag")
+    fitted = table[table["status"] == "reported"]
+    assert len(fitted) and set(fitted["reference_stratum"]) == {"false"}
+    assert (
+        (fitted["ci_low"] <= fitted["interaction"]) & (fitted["interaction"] <= fitted["ci_high"])
+    ).all()
+    with pytest.raises(GapAnalysisError, match="no item field"):
+        stratified_gaps(ratings, "item_nope", bootstrap_samples=100)

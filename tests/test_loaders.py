@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
-from pluralign.data import loaders
+from pluralign.data import crehate, loaders
 from pluralign.data.loaders import load_ratings
 from pluralign.data.schema import COLUMNS, RATINGS_SCHEMA
 
@@ -15,6 +16,16 @@ KNOWN = {
     "sap2022-small": (2 * 7_692, 641, 12, {"toxicity", "stereotypical_bias"}),
     # 12,566 (worker, post) pairs, of which 241 carry no offensiveness answer
     "sbic": (12_325, 198, 4_673, {"toxicity"}),
+    # 42,546 labels less the 3,060 labelled 2 (a non-answer); 2 raters gave only 2s
+    "crehate": (42_546 - 3_060, 1_062, 1_580, {"toxicity"}),
+}
+#: The item-level columns (item_*) each dataset carries.
+ITEM_COLUMNS = {
+    "popquorn": [],
+    "sap2022-large": ["item_is_aae", "item_targets_black_people", "item_vulgar"],
+    "sap2022-small": ["item_post_category"],
+    "sbic": ["item_target_category"],
+    "crehate": ["item_origin", "item_platform"],
 }
 
 
@@ -26,7 +37,7 @@ def test_known_counts(mirror, name):
     assert table["participant_id"].nunique() == raters
     assert table["response_id"].nunique() == items
     assert set(table["dimension"]) == dimensions
-    assert list(table.columns) == list(COLUMNS)
+    assert list(table.columns) == [*COLUMNS, *ITEM_COLUMNS[name]]
     RATINGS_SCHEMA.validate(table)
 
 
@@ -80,3 +91,29 @@ def test_is_simulated_names_the_simulated_datasets_only():
     assert loaders.is_simulated("study-sim") and loaders.is_simulated("study-sim-binary")
     assert not loaders.is_simulated("popquorn") and not loaders.is_simulated("example")
     assert not loaders.is_simulated("ratings.csv")  # a file, not in the registry: real data
+
+
+def test_crehate_mappings(mirror):
+    """Countries as ISO codes, the politics levels and free text on the book's line, ethnicity
+    free text as race codes, and 2 read as a non-answer: the only reading that reproduces every
+    per-country final label the repository ships."""
+    table = load_ratings("crehate")
+    assert set(table["country"]) == {"US", "AU", "GB", "SG", "ZA"}
+    assert set(table["scale"]) == {"binary"} and set(table["score"]) == {0.0, 1.0}
+    assert set(table["political"].dropna()) == {"liberal", "moderate", "conservative", "other"}
+    assert crehate.crehate_political("Moderate_liberal") == "liberal"
+    assert crehate.crehate_political("Independent") == "moderate"
+    assert crehate.crehate_political("OtherLabour") == "other"
+    assert crehate.crehate_political("Othernot sure") is None
+    assert crehate.crehate_race("OtherMixed White/Asian") == "multiracial"
+    assert crehate.crehate_race("OtherCape coloured") == "multiracial"
+    assert crehate.crehate_race("OtherSouth Asian ") == "asian"
+    assert crehate.crehate_race("OtherJewish") == "other"
+    assert crehate.crehate_race("Middle_Eastern") == "middle_eastern"
+    raw = crehate.read_raw()
+    final = pd.read_csv(crehate.resolve_file("crehate", crehate.FINAL_FILE))
+    assert crehate.final_label_agreement(raw, final, "dropped") == 1.0
+    assert crehate.final_label_agreement(raw, final, "hate") < 0.96
+    assert crehate.final_label_agreement(raw, final, "not hate") < 0.96
+    origins = table.drop_duplicates("response_id")["item_origin"].value_counts()
+    assert origins.to_dict() == {"SBIC": 980, "AU": 150, "GB": 150, "SG": 150, "ZA": 150}

@@ -20,7 +20,7 @@ from pluralign.files import file_sha256
 
 def test_manifest_lists_pinned_sources():
     entries = read_manifest()
-    assert {entry.source for entry in entries} == {"popquorn", "sap2022", "sbic_v2"}
+    assert {entry.source for entry in entries} == {"popquorn", "sap2022", "sbic_v2", "crehate"}
     for entry in entries:
         assert entry.commit in entry.url, entry
         assert len(entry.sha256) == 64 and entry.bytes > 0 and entry.rows > 0

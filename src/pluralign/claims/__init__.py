@@ -4,7 +4,8 @@ This face only hands on the names chapter 7, the book runner and the tests use, 
 `from pluralign import claims; claims.load_ledger()` works; the code lives in `ledger` (the
 ledger's types and parsing), `rules` (the verdict engine), `executed` (glue of executed chapters),
 `assess`, `publish` (claims.json) and `report` (chapter 7). The chapters' evidence builders are
-submodules imported by name: `evidence` (chapters 5 and 6) and `gap_evidence` (chapter 2).
+submodules imported by name: `evidence` (chapters 5 and 6), `gaps_evidence` and `replication`
+(chapter 2).
 """
 
 from pluralign.claims.assess import Assessment, assess, assess_ledger
@@ -51,6 +52,7 @@ from pluralign.claims.report import (
     claims_table,
     evidence_html,
     plot_verdicts,
+    replication_table,
     rules_table,
     sources_table,
     verdict_counts,
@@ -95,6 +97,7 @@ __all__ = [
     "parse_rule",
     "plot_verdicts",
     "read_executed",
+    "replication_table",
     "rules_table",
     "safe_sha256",
     "schema_path",

@@ -46,11 +46,14 @@ VERDICT_COLUMNS = (
 
 
 def gap_claims(ledger: Ledger) -> list[Claim]:
-    """The ledger's rating-gap claims: those chapter 2 gives evidence on, with a dimension."""
+    """The ledger's rating-gap claims: those chapter 2 gives evidence on, with a dimension (the
+    rating datasets' own published findings are `replication`'s, not these)."""
     return [
         claim
         for claim in ledger.claims
-        if claim.evidence_in(RATING_GAPS) is not None and claim.dimension is not None
+        if claim.evidence_in(RATING_GAPS) is not None
+        and claim.dimension is not None
+        and claim.source != "original-paper"
     ]
 
 

@@ -30,7 +30,10 @@ INCONCLUSIVE = "inconclusive"
 NOT_TESTABLE = "not testable"
 VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_TESTABLE)
 
-SOURCES = ("paper-abstract", "third-party-summary", "this-study")
+SOURCES = ("paper-abstract", "third-party-summary", "this-study", "original-paper")
+#: Sources a ledger may leave undescribed when no claim uses them (ledgers older than the
+#: published findings of the rating datasets, issue 17, have no `original-paper`).
+OPTIONAL_SOURCES = frozenset({"original-paper"})
 #: Every verdict rule the ledger may use, with what it decides; `apply_rule` implements them.
 RULE_KINDS = {
     "sign": (
@@ -119,6 +122,15 @@ class Contrast:
 
 
 @dataclass(frozen=True)
+class Stratum:
+    """The kind of item a claim is about: the rows whose item-level column `field` (`item_*`)
+    holds `value` (Sap et al.'s "posts in African American English": item_is_aae = true)."""
+
+    field: str
+    value: str
+
+
+@dataclass(frozen=True)
 class Claim:
     """One entry of the ledger."""
 
@@ -136,6 +148,7 @@ class Claim:
     unit: str = ""
     contrast: Contrast | None = None
     dimension: str | None = None
+    stratum: Stratum | None = None
 
     @property
     def datasets(self) -> tuple[str, ...]:
@@ -272,15 +285,20 @@ def parse_ledger(data: Any, where: str = LEDGER_FILE) -> Ledger:
             "simulated": entry["simulated"],
             "description": _text(f"{where}: datasets.{name}.description", entry["description"]),
         }
+    required_sources = set(SOURCES) - OPTIONAL_SOURCES
     sources = {
         name: _text(f"{where}: sources.{name}", text)
-        for name, text in _keys(f"{where}: sources", data["sources"], set(SOURCES), set()).items()
+        for name, text in _keys(
+            f"{where}: sources", data["sources"], required_sources, set(OPTIONAL_SOURCES)
+        ).items()
     }
     if not isinstance(data["claims"], list) or not data["claims"]:
         raise ClaimsError(f"{where}: claims must be a non-empty list")
     claims = []
     for index, entry in enumerate(data["claims"]):
         claims.append(_parse_claim(f"{where}: claims[{index}]", entry, datasets))
+    if undescribed := sorted({claim.source for claim in claims} - set(sources)):
+        raise ClaimsError(f"{where}: sources must describe {undescribed}, which claims use")
     ids = [claim.id for claim in claims]
     if duplicated := sorted({i for i in ids if ids.count(i) > 1}):
         raise ClaimsError(f"{where}: duplicate claim ids {duplicated}")
@@ -292,7 +310,16 @@ def _parse_claim(where: str, entry: Any, datasets: Mapping[str, Any]) -> Claim:
         where,
         entry,
         {"id", "statement", "source", "metric", "reading", "rule", "evidence"},
-        {"paper_value", "reliability", "format", "unit", "not_testable", "contrast", "dimension"},
+        {
+            "paper_value",
+            "reliability",
+            "format",
+            "unit",
+            "not_testable",
+            "contrast",
+            "dimension",
+            "stratum",
+        },
     )
     claim_id = _text(f"{where}.id", entry["id"])
     where = f"{where} ({claim_id})"
@@ -327,6 +354,15 @@ def _parse_claim(where: str, entry: Any, datasets: Mapping[str, Any]) -> Claim:
     dimension = _text(f"{where}.dimension", entry["dimension"]) if "dimension" in entry else None
     if dimension is not None and contrast is None:
         raise ClaimsError(f"{where}: a dimension needs the contrast whose groups rated it")
+    stratum = None
+    if "stratum" in entry:
+        if dimension is None:
+            raise ClaimsError(f"{where}: a stratum needs the dimension its items were rated on")
+        items = _keys(f"{where}.stratum", entry["stratum"], {"field", "value"}, set())
+        field_name = _text(f"{where}.stratum.field", items["field"])
+        if not field_name.startswith("item_"):
+            raise ClaimsError(f"{where}.stratum.field: {field_name!r} is not an item_* column")
+        stratum = Stratum(field_name, _text(f"{where}.stratum.value", str(items["value"])))
     named = [d for item in evidence for d in item.datasets] + list(not_testable)
     if unknown := sorted(set(named) - set(datasets)):
         raise ClaimsError(f"{where}: unknown datasets {unknown}; the ledger's: {list(datasets)}")
@@ -349,6 +385,7 @@ def _parse_claim(where: str, entry: Any, datasets: Mapping[str, Any]) -> Claim:
         unit=str(entry.get("unit", "")),
         contrast=contrast,
         dimension=dimension,
+        stratum=stratum,
     )
 
 

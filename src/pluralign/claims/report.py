@@ -65,6 +65,43 @@ def sources_table(ledger: Ledger) -> pd.DataFrame:
     ).set_index("source")
 
 
+def replication_table(ledger: Ledger, assessments: Iterable[Assessment]) -> pd.DataFrame:
+    """The rating datasets' own published findings (source `original-paper`) beside the book's
+    estimate on the dataset that published them: the paper, the finding, the value with its
+    interval, the verdict and why, and where the book's reading differs from the paper's."""
+    by_claim = {claim.id: claim for claim in ledger.claims if claim.source == "original-paper"}
+    rows = []
+    for assessment in assessments:
+        claim = by_claim.get(assessment.claim)
+        if claim is None or assessment.chapter is None:
+            continue
+        low, high = assessment.number("ci_low"), assessment.number("ci_high")
+        interval = f" (CI {claim.show(low)} to {claim.show(high)})" if low is not None else ""
+        rows.append(
+            {
+                "claim": claim.id,
+                "paper": claim.reliability,
+                "published finding": claim.statement,
+                "dataset": assessment.dataset,
+                "book's estimate": assessment.shown_value(claim) + interval,
+                "verdict": assessment.verdict,
+                "why": assessment.reason,
+                "where the reading differs": claim.reading,
+            }
+        )
+    columns = [
+        "claim",
+        "paper",
+        "published finding",
+        "dataset",
+        "book's estimate",
+        "verdict",
+        "why",
+        "where the reading differs",
+    ]
+    return pd.DataFrame(rows, columns=columns).set_index("claim")
+
+
 def rules_table() -> pd.DataFrame:
     """Every rule kind and what it decides."""
     return pd.DataFrame(

@@ -39,6 +39,10 @@ CLAIM_AUTHORS: dict[str, Any] = {
         "name": "A widely copied third-party summary of arXiv:2511.14476 (not its authors)",
     },
     "this-study": BOOK_AUTHOR,
+    "original-paper": {
+        "@type": "Organization",
+        "name": "The authors of the rating dataset's own paper (named in the claim's reliability)",
+    },
 }
 
 RO_CRATE_CONTEXT = "https://w3id.org/ro/crate/1.1/context"

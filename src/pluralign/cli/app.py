@@ -21,6 +21,7 @@ from pluralign.data.sources import ChecksumMismatchError, DatasetUnavailableErro
 from pluralign.files import write_file_atomically
 from pluralign.gaps.estimate import GapAnalysisError, rating_gaps
 from pluralign.gaps.report import json_records, shown
+from pluralign.gaps.strata import stratified_gaps
 from pluralign.pairs.build import (
     PairsError,
     balance,
@@ -189,6 +190,12 @@ def gaps(
     strict: Annotated[
         bool, typer.Option(help="refuse demographic values outside the schema's vocabulary")
     ] = False,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by", help="an item field (item_*): the gaps within each of its values (`stratum`)"
+        ),
+    ] = None,
 ) -> None:
     """Rating gaps between groups (chapter 02's table) for any ratings file."""
     import json
@@ -197,7 +204,10 @@ def gaps(
 
     try:
         ratings = load_ratings(name_or_path, strict=strict)
-        table = rating_gaps(ratings, bootstrap_samples=bootstrap_samples, seed=seed)
+        if by is None:
+            table = rating_gaps(ratings, bootstrap_samples=bootstrap_samples, seed=seed)
+        else:
+            table = stratified_gaps(ratings, by, bootstrap_samples=bootstrap_samples, seed=seed)
     except (RatingsValidationError, ChecksumMismatchError, GapAnalysisError) as error:
         _fail(str(error))
     except (DatasetUnavailableError, FileNotFoundError) as error:
@@ -205,11 +215,16 @@ def gaps(
     if as_json:
         typer.echo(json.dumps(json_records(table), indent=2))
         return
+    strata = table["stratum"] if by is not None else None
     with pd.option_context("display.width", 250, "display.max_columns", None):
-        typer.echo(shown(table).to_string(index=False))
+        shown_table = shown(table)
+        if strata is not None:
+            shown_table.insert(0, "stratum", strata[table["status"] == "reported"].to_numpy())
+        typer.echo(shown_table.to_string(index=False))
     skipped = table[table["status"] != "reported"]
     for row in skipped.itertuples(index=False):
-        typer.echo(f"skipped {row.dimension} × {row.contrast}: {row.note}")
+        where = f"{by}={row.stratum} " if by is not None else ""
+        typer.echo(f"skipped {where}{row.dimension} × {row.contrast}: {row.note}")
 
 
 @app.command()

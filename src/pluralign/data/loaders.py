@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from pluralign.data.corpus import responses_path
+from pluralign.data.crehate import load_crehate
 from pluralign.data.normalise import (
     age_group_from_bin,
     age_group_from_years,
@@ -54,6 +55,16 @@ STANDALONE_PROMPTS = {
 
 #: Sap et al.'s rating columns and the schema dimension each one becomes.
 SAP_DIMENSIONS = {"toany": "toxicity", "racist": "stereotypical_bias"}
+#: Sap et al.'s item annotations, as item-level columns (large-scale: per post; small-scale: the
+#: category each of its 12 posts was chosen for).
+SAP_ITEM_COLUMNS = {
+    "isAAE": "item_is_aae",
+    "targetsBlackPeople": "item_targets_black_people",
+    "vulgar": "item_vulgar",
+    "postCategory": "item_post_category",
+}
+#: SBIC posts no annotator named a target group for.
+NO_TARGET = "none"
 
 
 @dataclass(frozen=True)
@@ -123,9 +134,30 @@ def _load_sap(name: str, file: str, rater: str, item: Callable[[pd.DataFrame], p
                 dimension=dimension,
                 score=raw[column].astype(float),
                 scale="5pt",
-            )
+            ).assign(**_sap_item_columns(raw))
         )
     return validate_ratings(pd.concat(parts), f"sap2022/{file}")
+
+
+def _sap_item_columns(raw: pd.DataFrame) -> dict[str, pd.Series]:
+    """The item annotations a Sap file has: booleans as `true`/`false`, categories as written
+    (the large-scale `postCategory` combines the three flags with toxicity, so it is left out)."""
+    wanted = dict(SAP_ITEM_COLUMNS)
+    if "isAAE" in raw:
+        del wanted["postCategory"]
+    return {
+        item: raw[column].map(
+            lambda value: (
+                None
+                if pd.isna(value)
+                else str(value).lower()
+                if isinstance(value, bool)
+                else str(value)
+            )
+        )
+        for column, item in wanted.items()
+        if column in raw
+    }
 
 
 def load_sap2022_large() -> pd.DataFrame:
@@ -159,6 +191,7 @@ def load_sbic() -> pd.DataFrame:
     """
     raw = pd.read_csv(resolve_file("sbic_v2", "SBIC.v2.dev.csv"))
     raw.index = raw.index + 2
+    targets = sbic_target_categories(raw)
     raw = raw[~raw.duplicated(["WorkerId", "HITId"], keep="first")]
     raw = raw[raw["offensiveYN"].notna()]
     table = _frame(
@@ -177,7 +210,19 @@ def load_sbic() -> pd.DataFrame:
         score=raw["offensiveYN"].astype(float),
         scale="3pt",
     )
+    table["item_target_category"] = raw["HITId"].map(targets)
     return validate_ratings(table, "sbic_v2/SBIC.v2.dev.csv")
+
+
+def sbic_target_categories(raw: pd.DataFrame) -> pd.Series:
+    """Each SBIC post's targeted group category: the one its annotators' rows name most often
+    (ties: the first alphabetically), or `none` when no annotator named a target group."""
+    named = raw.dropna(subset=["targetCategory"])
+    counts = named.groupby(["HITId", "targetCategory"]).size().rename("n").reset_index()
+    counts = counts.sort_values(["HITId", "n", "targetCategory"], ascending=[True, False, True])
+    modal = counts.drop_duplicates("HITId").set_index("HITId")["targetCategory"]
+    posts = pd.Index(raw["HITId"].unique())
+    return modal.reindex(posts).fillna(NO_TARGET).astype(str)
 
 
 @functools.cache
@@ -230,6 +275,16 @@ DATASETS: dict[str, Dataset] = {
             "Social Bias Inference Corpus v2, dev split (Sap et al. 2020): posts, US MTurk raters",
             (("sbic_v2", "SBIC.v2.dev.csv"),),
             load_sbic,
+        ),
+        Dataset(
+            "crehate",
+            "CREHate (Lee et al. 2024): hate-speech labels of posts by raters from the US, "
+            "Australia, the UK, Singapore and South Africa",
+            (
+                ("crehate", "CREHate_raw_annotations.csv"),
+                ("crehate", "CREHate_final_annotations.csv"),
+            ),
+            load_crehate,
         ),
         Dataset(
             "study-sim",

@@ -94,6 +94,10 @@ COUNTRY_CODES = {
     "deutschland": "DE",
     "uk": "GB",
     "united kingdom": "GB",
+    "great britain": "GB",
+    "australia": "AU",
+    "singapore": "SG",
+    "south africa": "ZA",
 }
 
 #: POPQUORN's five-year bins folded into the schema's ten-year groups (its "54-59" is 55-59).

@@ -7,6 +7,7 @@ problem with its file, row, column, value and rule.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -94,7 +95,23 @@ COLUMNS: tuple[str, ...] = (
     "scale",
 )
 
+#: Optional item-level columns: `item_<name>` (lower case, digits, underscores) holds a property
+#: of the rated item (a post's dialect, origin, platform, target), the same on every row of that
+#: item. Chapter 2 reports gaps within each of its values (`pluralign gaps NAME --by item_...`).
+ITEM_PREFIX = "item_"
+ITEM_COLUMN_PATTERN = r"^item_[a-z0-9][a-z0-9_]*$"
+
 MAX_PROBLEMS_SHOWN = 20
+
+
+def item_columns(table: pd.DataFrame) -> list[str]:
+    """The table's item-level columns (`item_*`), in table order."""
+    return [str(column) for column in table.columns if is_item_column(column)]
+
+
+def is_item_column(name: object) -> bool:
+    """Whether a column name is a valid item-level column (`ITEM_COLUMN_PATTERN`)."""
+    return isinstance(name, str) and re.fullmatch(ITEM_COLUMN_PATTERN, name) is not None
 
 
 def _one_of(values: tuple[str, ...]) -> pa.Check:
@@ -140,6 +157,7 @@ RATINGS_SCHEMA = pa.DataFrameSchema(
         "dimension": pa.Column(str, nullable=False, checks=_one_of(DIMENSIONS)),
         "score": pa.Column(float, nullable=False),
         "scale": pa.Column(str, nullable=False, checks=_one_of(tuple(SCALE_VALUES))),
+        ITEM_COLUMN_PATTERN: pa.Column(str, nullable=True, required=False, regex=True),
     },
     checks=[pa.Check(_score_fits_scale, name="score_fits_scale", error=SCORE_RULE)],
     strict=True,
@@ -225,7 +243,7 @@ def validate_ratings(table: pd.DataFrame, file: str, keep_index: bool = False) -
         unique = list(dict.fromkeys(problems))
         unique.sort(key=lambda problem: (problem.row is not None, problem.row or 0))
         raise RatingsValidationError(file, unique) from None
-    ordered = validated[list(COLUMNS)]
+    ordered = validated[[*COLUMNS, *item_columns(validated)]]
     return ordered if keep_index else ordered.reset_index(drop=True)
 
 

@@ -38,6 +38,8 @@ from pluralign.data.schema import (
     DEMOGRAPHICS,
     Problem,
     RatingsValidationError,
+    is_item_column,
+    item_columns,
     unlisted_categories,
     validate_ratings,
 )
@@ -303,7 +305,9 @@ def validate_study_table(
     """
     located = list(problems or [])  # the reader's problems already name their lines
     problems = []
-    extra = [column for column in table.columns if column not in COLUMNS]
+    extra = [
+        column for column in table.columns if column not in COLUMNS and not is_item_column(column)
+    ]
     if extra:
         warnings.warn(
             f"{file}: ignored column(s) not in the study format: {', '.join(map(str, extra))}",
@@ -320,7 +324,7 @@ def validate_study_table(
             problems.append(
                 Problem(file, int(row), column, str(value)[:60], "control character in a field")
             )
-        if column in TRIMMED_COLUMNS:
+        if column in TRIMMED_COLUMNS or is_item_column(column):
             text = text.str.strip()
             table[column] = text.where(text != "", None)
         else:  # free text is kept as written; only a blank cell becomes missing (no copy)
@@ -383,6 +387,21 @@ def consistency_problems(table: pd.DataFrame, file: str) -> list[Problem]:
                     column,
                     str(seen.iloc[1]),
                     f"rater {rater!r} has different {column} values across rows: {shown}",
+                )
+            )
+    for column in item_columns(table):
+        values = table[column].dropna()  # an item's type must be the same on each of its rows
+        counts = values.groupby(table["response_id"].loc[values.index], sort=False).nunique()
+        for item in counts[counts > 1].index:
+            seen = values[table["response_id"].loc[values.index] == item].drop_duplicates()
+            shown = ", ".join(f"{value!r} (row {row})" for row, value in seen.items())
+            problems.append(
+                Problem(
+                    file,
+                    int(seen.index[1]),
+                    column,
+                    str(seen.iloc[1]),
+                    f"item {item!r} has different {column} values across rows: {shown}",
                 )
             )
     scales = table.groupby("dimension", sort=False)["scale"].unique()

@@ -21,14 +21,29 @@ class Contrast:
     group_b: str
 
 
+#: The reference country of every country contrast: the paper's and CREHate's US raters.
+REFERENCE_COUNTRY = "US"
+#: The countries CREHate's raters come from besides the US (ISO 3166 alpha-2).
+OTHER_COUNTRIES = ("AU", "GB", "SG", "ZA")
+
 #: Every contrast, oriented as the paper's claims (C1: male vs female; C2: conservative vs
-#: liberal; C3: Black vs White); the country contrast (not a claim) as DE vs US.
+#: liberal; C3: Black vs White); the country contrast (not a claim) as DE vs US, and each other
+#: country a dataset records against the US (named `country-<code>`; CREHate's four).
 CONTRASTS: tuple[Contrast, ...] = (
     Contrast("gender", "gender", group_a="male", group_b="female"),
     Contrast("political", "political", group_a="conservative", group_b="liberal"),
     Contrast("race", "race", group_a="black", group_b="white"),
-    Contrast("country", "country", group_a="DE", group_b="US"),
+    Contrast("country", "country", group_a="DE", group_b=REFERENCE_COUNTRY),
+    *(
+        Contrast(f"country-{code}", "country", group_a=code, group_b=REFERENCE_COUNTRY)
+        for code in OTHER_COUNTRIES
+    ),
 )
+
+
+def is_country_contrast(contrast: Contrast) -> bool:
+    """Whether a contrast compares a country's raters with the reference country's."""
+    return contrast.field == "country" and contrast.group_b == REFERENCE_COUNTRY
 
 
 def find_contrast(name: str) -> Contrast:

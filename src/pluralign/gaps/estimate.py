@@ -255,7 +255,7 @@ def rating_gaps(
             table.loc[rows_of, "note"] = [
                 f"{note}; {message}" if note else message for note in table.loc[rows_of, "note"]
             ]
-    _adjust_and_classify(table)
+    adjust_and_classify(table)
     agrees = table["ordinal_agrees"]
     table["ordinal_agrees"] = [bool(value) if pd.notna(value) else None for value in agrees]
     table.attrs["dataset"] = ratings.attrs.get("dataset", "")
@@ -269,8 +269,9 @@ def reported(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["status"] == "reported"]
 
 
-def _adjust_and_classify(table: pd.DataFrame) -> None:
-    """Holm across the reported rows, then the level/discrimination pattern from adjusted p."""
+def adjust_and_classify(table: pd.DataFrame) -> None:
+    """Holm across the reported rows, then the level/discrimination pattern from adjusted p
+    (in place; `stratified` tables of several strata are adjusted together with it)."""
     is_reported = (table["status"] == "reported").to_numpy()
     for raw, adjusted in (
         ("p_value", "p_adjusted"),
@@ -343,7 +344,7 @@ def _analyse_dimension(
     """All contrasts on one dimension: skips, the bootstrap, the models, one row per contrast."""
     raters, _ = pd.factorize(part["participant_id"])
     items, item_ids = pd.factorize(part["response_id"])
-    fields = [contrast.field for contrast in CONTRASTS]
+    fields = list(dict.fromkeys(contrast.field for contrast in CONTRASTS))
     people = part[fields].groupby(raters).first().reset_index(drop=True)
     scores = part["score"].to_numpy(dtype=float)
     scale = str(part["scale"].iloc[0])

@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
+from pluralign.gaps.contrasts import CONTRASTS, is_country_contrast
 from pluralign.gaps.estimate import reported
+from pluralign.stats.testing import holm
 
 #: The columns of the gap table the chapter and `pluralign gaps` show, in order.
 SHOWN_COLUMNS = [
@@ -208,6 +211,81 @@ def stacked(gaps_by_dataset: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def json_records(gaps: pd.DataFrame) -> list[dict]:
-    """The `pluralign gaps --json` objects: one per dimension × contrast, reported or not."""
-    table = gaps[[column for column in JSON_COLUMNS if column in gaps.columns]]
+    """The `pluralign gaps --json` objects: one per dimension × contrast, reported or not (with
+    `--by`, one per stratum too, each with its `stratum`)."""
+    leading = ["stratum"] if "stratum" in gaps.columns else []
+    table = gaps[[column for column in [*leading, *JSON_COLUMNS] if column in gaps.columns]]
     return json.loads(table.to_json(orient="records"))
+
+
+#: Columns of `country_table`, in order.
+COUNTRY_COLUMNS = [
+    "dimension",
+    "contrast",
+    "group_a",
+    "group_b",
+    "n_raters_a",
+    "n_raters_b",
+    "mean_a",
+    "mean_b",
+    "relative_gap",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_holm_countries",
+    "p_adjusted",
+    "mixed_effect",
+    "mixed_ci_low",
+    "mixed_ci_high",
+    "mixed_p_value",
+    "pattern",
+]
+
+
+def country_table(gaps: pd.DataFrame) -> pd.DataFrame:
+    """Each country's raters against the reference country's (CREHate: AU, GB, SG, ZA vs US),
+    per dimension, with the bootstrap p-values Holm-adjusted across the countries alone
+    (`p_holm_countries`) beside chapter 2's adjustment across all of the dataset's contrasts."""
+    names = [contrast.name for contrast in CONTRASTS if is_country_contrast(contrast)]
+    rows = reported(gaps)
+    rows = rows[rows["contrast"].isin(names)].copy()
+    rows["p_holm_countries"] = np.nan
+    for _, part in rows.groupby("dimension", sort=False):
+        rows.loc[part.index, "p_holm_countries"] = holm(part["p_value"].to_numpy(dtype=float))
+    return rows.reindex(columns=COUNTRY_COLUMNS).reset_index(drop=True)
+
+
+#: Columns of `stratum_table`, in order.
+STRATUM_COLUMNS = [
+    "item_field",
+    "stratum",
+    "dimension",
+    "contrast",
+    "group_a",
+    "group_b",
+    "n_raters_a",
+    "n_raters_b",
+    "n_items",
+    "relative_gap",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_adjusted",
+]
+
+
+def stratum_table(stratified: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every item field's stratified gaps (reported rows) in one table, rounded for display."""
+    frames = [reported(table).reindex(columns=STRATUM_COLUMNS) for table in stratified.values()]
+    if not frames:
+        return pd.DataFrame(columns=STRATUM_COLUMNS)
+    return pd.concat(frames, ignore_index=True).round(3)
+
+
+def interaction_table(interactions: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every item field's fitted rater-group × item-type interactions in one table, rounded."""
+    frames = [table[table["status"] == "reported"] for table in interactions.values()]
+    if not frames:
+        return pd.DataFrame()
+    table = pd.concat(frames, ignore_index=True).drop(columns=["status"])
+    return table.round(4)

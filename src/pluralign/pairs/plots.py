@@ -79,7 +79,7 @@ def plot_agreement_vs_discrimination(tables: Mapping[str, pd.DataFrame]) -> plt.
     dimensions = list(dict.fromkeys(table["dimension"]))
     contrasts = list(dict.fromkeys(table["contrast"]))
     palette = dict(zip(dimensions, sns.color_palette(n_colors=len(dimensions)), strict=True))
-    markers = dict(zip(contrasts, ["o", "s", "^", "D", "v", "P"], strict=False))
+    markers = dict(zip(contrasts, ["o", "s", "^", "D", "v", "P", "X", "*", "h", "p"], strict=False))
     figure, axes = plt.subplots(
         1, len(datasets), figsize=(3.8 * len(datasets) + 2.2, 3.8), sharey=True, squeeze=False
     )

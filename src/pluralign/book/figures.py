@@ -235,13 +235,22 @@ def add_citation_lines(
 def publish_figures(book_dir: Path, html_dir: Path) -> list[dict[str, Any]]:
     """Copy the figure files into the site (`<html>/figures/`) and write `figures/index.json`
     (one entry per figure: label, page URL, files, chapter, commit); returns the entries."""
-    source = book_dir / FIGURES_FOLDER
-    target = html_dir / FIGURES_FOLDER
+    return publish_citable_files(book_dir, html_dir, FIGURES_FOLDER, "figures")
+
+
+def publish_citable_files(
+    book_dir: Path, html_dir: Path, folder: str, index_key: str
+) -> list[dict[str, Any]]:
+    """Copy every citable file of `book_dir/<folder>` (each named by its sidecar) and the
+    sidecars into the site, and write `<folder>/index.json` under `index_key`; the one way
+    figures and tables are published."""
+    source = book_dir / folder
+    target = html_dir / folder
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
     entries = []
-    for sidecar_path in sorted(source.glob("*.json")):
+    for sidecar_path in sorted(source.glob("*.json")) if source.is_dir() else []:
         sidecar = json.loads(sidecar_path.read_text())
         for relative in sidecar["files"].values():
             shutil.copy2(book_dir / relative, html_dir / relative)
@@ -250,13 +259,10 @@ def publish_figures(book_dir: Path, html_dir: Path) -> list[dict[str, Any]]:
             {
                 "label": sidecar["label"],
                 "url": sidecar.get("url"),
-                "files": {
-                    **sidecar["files"],
-                    "provenance": f"{FIGURES_FOLDER}/{sidecar_path.name}",
-                },
+                "files": {**sidecar["files"], "provenance": f"{folder}/{sidecar_path.name}"},
                 "chapter": sidecar.get("chapter"),
                 "commit": sidecar.get("commit"),
             }
         )
-    (target / "index.json").write_text(json.dumps({"figures": entries}, indent=2) + "\n")
+    (target / "index.json").write_text(json.dumps({index_key: entries}, indent=2) + "\n")
     return entries

@@ -5,10 +5,10 @@ sidecars (chapter, page, anchor, parameters, commit) and publishes them at `_bui
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
+from pluralign.book.figures import publish_citable_files
 from pluralign.style import TABLES_FOLDER
 
 
@@ -36,27 +36,4 @@ def finalise_table_sidecars(
 
 def publish_tables(book_dir: Path, html_dir: Path) -> list[dict[str, Any]]:
     """Copy the table files into the site (`<html>/tables/`) and write `tables/index.json`."""
-    source = book_dir / TABLES_FOLDER
-    target = html_dir / TABLES_FOLDER
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
-    entries = []
-    for sidecar_path in sorted(source.glob("*.json")) if source.is_dir() else []:
-        sidecar = json.loads(sidecar_path.read_text())
-        shutil.copy2(book_dir / sidecar["files"]["csv"], html_dir / sidecar["files"]["csv"])
-        shutil.copy2(sidecar_path, target / sidecar_path.name)
-        entries.append(
-            {
-                "label": sidecar["label"],
-                "url": sidecar.get("url"),
-                "files": {
-                    **sidecar["files"],
-                    "provenance": f"{TABLES_FOLDER}/{sidecar_path.name}",
-                },
-                "chapter": sidecar.get("chapter"),
-                "commit": sidecar.get("commit"),
-            }
-        )
-    (target / "index.json").write_text(json.dumps({"tables": entries}, indent=2) + "\n")
-    return entries
+    return publish_citable_files(book_dir, html_dir, TABLES_FOLDER, "tables")

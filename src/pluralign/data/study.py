@@ -369,41 +369,38 @@ def _normalise_once(column: pd.Series, normalise: Callable[[Any], str | None]) -
     return pd.Series(values, index=column.index).astype("str")
 
 
+def _disagreements(
+    table: pd.DataFrame, column: str, key: str, what: str, file: str
+) -> list[Problem]:
+    """A problem for each `key` (a rater, an item) whose non-missing `column` values differ
+    between its rows, naming the row where a second value appears and every value seen."""
+    values = table[column].dropna()
+    keys = table[key].loc[values.index]
+    counts = values.groupby(keys, sort=False).nunique()
+    problems = []
+    for owner in counts[counts > 1].index:
+        seen = values[keys == owner].drop_duplicates()
+        shown = ", ".join(f"{value!r} (row {row})" for row, value in seen.items())
+        problems.append(
+            Problem(
+                file,
+                int(seen.index[1]),
+                column,
+                str(seen.iloc[1]),
+                f"{what} {owner!r} has different {column} values across rows: {shown}",
+            )
+        )
+    return problems
+
+
 def consistency_problems(table: pd.DataFrame, file: str) -> list[Problem]:
     """Rules across rows: a rater's demographics agree on every row; a dimension has one scale."""
     problems = []
     rows = pd.Series(table.index, index=table.index)
-    for column in DEMOGRAPHICS:
-        values = table[column].dropna()  # an answer missing on one row contradicts nothing
-        counts = values.groupby(table["participant_id"], sort=False).nunique()
-        for rater in counts[counts > 1].index:
-            mine = values[table["participant_id"].loc[values.index] == rater]
-            seen = mine.drop_duplicates()
-            shown = ", ".join(f"{value!r} (row {row})" for row, value in seen.items())
-            problems.append(
-                Problem(
-                    file,
-                    int(seen.index[1]),
-                    column,
-                    str(seen.iloc[1]),
-                    f"rater {rater!r} has different {column} values across rows: {shown}",
-                )
-            )
-    for column in item_columns(table):
-        values = table[column].dropna()  # an item's type must be the same on each of its rows
-        counts = values.groupby(table["response_id"].loc[values.index], sort=False).nunique()
-        for item in counts[counts > 1].index:
-            seen = values[table["response_id"].loc[values.index] == item].drop_duplicates()
-            shown = ", ".join(f"{value!r} (row {row})" for row, value in seen.items())
-            problems.append(
-                Problem(
-                    file,
-                    int(seen.index[1]),
-                    column,
-                    str(seen.iloc[1]),
-                    f"item {item!r} has different {column} values across rows: {shown}",
-                )
-            )
+    for column in DEMOGRAPHICS:  # an answer missing on one row contradicts nothing
+        problems += _disagreements(table, column, "participant_id", "rater", file)
+    for column in item_columns(table):  # an item's type must be the same on each of its rows
+        problems += _disagreements(table, column, "response_id", "item", file)
     scales = table.groupby("dimension", sort=False)["scale"].unique()
     for dimension, used in scales.items():
         if len(used) > 1:

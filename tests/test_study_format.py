@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from pluralign.cli.app import app
 from pluralign.data.loaders import example_study_path, read_study_file
-from pluralign.data.schema import MAX_PROBLEMS_SHOWN, RatingsValidationError
+from pluralign.data.schema import DEMOGRAPHICS, MAX_PROBLEMS_SHOWN, RatingsValidationError
 
 
 def example_rows() -> list[dict[str, str]]:
@@ -164,3 +164,22 @@ def test_cli_export_of_a_named_dataset(mirror, tmp_path):
     result = CliRunner().invoke(app, ["data", "export", "sbic", "-o", str(output)])
     assert result.exit_code == 0, result.output
     assert len(pd.read_parquet(output)) == 12_325
+
+
+def test_an_item_whose_type_differs_between_rows_is_named() -> None:
+    from pluralign.data.study import consistency_problems
+
+    table = pd.DataFrame(
+        {
+            "participant_id": ["a", "b", "c"],
+            "response_id": ["r1", "r1", "r2"],
+            "item_is_aae": ["yes", "no", "yes"],
+            "dimension": ["toxicity"] * 3,
+            "scale": ["5pt"] * 3,
+            **{column: [None] * 3 for column in DEMOGRAPHICS},
+        },
+        index=[2, 3, 4],
+    )
+    problems = consistency_problems(table, "items.csv")
+    assert [(p.row, p.column, p.value) for p in problems] == [(3, "item_is_aae", "no")]
+    assert "item 'r1' has different item_is_aae values across rows" in problems[0].rule

@@ -4,7 +4,6 @@ and the figure that says why there is nothing to draw."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -14,6 +13,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from pluralign.files import file_sha256
 from pluralign.labels import BOOK_DIR_ENV
 
 #: The palette of every figure: Okabe & Ito's colour-blind-safe colours (seaborn's "colorblind").
@@ -119,7 +119,7 @@ def save_table(label: str, table: pd.DataFrame, folder: Path) -> dict[str, Any]:
     sidecar = {
         "label": label,
         "files": {"csv": f"{TABLES_FOLDER}/{path.name}"},
-        "sha256": {"csv": hashlib.sha256(path.read_bytes()).hexdigest()},
+        "sha256": {"csv": file_sha256(path)},
         "shape": list(table.shape),
         "columns": [str(column) for column in flat.columns],
         "provenance": {},

@@ -11,7 +11,6 @@ and publishes the files at `_build/html/figures/` (`publish_figures`).
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import os
@@ -26,6 +25,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import nbformat
 
+from pluralign.files import file_sha256
 from pluralign.labels import BOOK_DIR_ENV, FigureFilesError, check_label
 
 #: The folder, in the staging tree and in the site, that holds the figure files.
@@ -82,10 +82,7 @@ def save_figure(
     sidecar = {
         "label": label,
         "files": {extension: f"{FIGURES_FOLDER}/{path.name}" for extension, path in paths.items()},
-        "sha256": {
-            extension: hashlib.sha256(path.read_bytes()).hexdigest()
-            for extension, path in paths.items()
-        },
+        "sha256": {extension: file_sha256(path) for extension, path in paths.items()},
         "provenance": provenance or {},
     }
     paths["json"] = folder / f"{label}.json"

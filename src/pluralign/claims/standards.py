@@ -5,7 +5,6 @@ that lists every missing required property, so the build and the tests check the
 
 from __future__ import annotations
 
-import hashlib
 import json
 import mimetypes
 from collections.abc import Iterable, Mapping
@@ -16,6 +15,7 @@ from typing import Any
 from pluralign.claims.assess import Assessment
 from pluralign.claims.ledger import CONTRADICTED, INCONCLUSIVE, SUPPORTED, Ledger
 from pluralign.data.sources import ManifestEntry, read_manifest
+from pluralign.files import file_sha256
 
 SCHEMA_ORG = "https://schema.org"
 #: The verdict as a schema.org Rating: 1 (false) to 3 (true); "not testable" gets no review.
@@ -179,10 +179,6 @@ def json_ld_script(reviews: list[dict[str, Any]]) -> str:
     return f'<script type="application/ld+json">\n{text}\n</script>'
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _file_entity(html_dir: Path, relative: str, licence: str, **extra: Any) -> dict[str, Any]:
     path = html_dir / relative
     return {
@@ -191,7 +187,7 @@ def _file_entity(html_dir: Path, relative: str, licence: str, **extra: Any) -> d
         "name": path.name,
         "encodingFormat": mimetypes.guess_type(path.name)[0] or "application/octet-stream",
         "contentSize": str(path.stat().st_size),
-        "sha256": _sha256(path),
+        "sha256": file_sha256(path),
         "license": {"@id": licence},
         **extra,
     }
@@ -372,7 +368,7 @@ def ro_crate_problems(crate: Mapping[str, Any], html_dir: Path | None = None) ->
             path = html_dir / entity["@id"]
             if not path.is_file():
                 problems.append(f"{entity['@id']}: no such file in the site")
-            elif _sha256(path) != digest:
+            elif file_sha256(path) != digest:
                 problems.append(f"{entity['@id']}: sha256 does not match the file")
     for entity in graph:
         for value in entity.values() if isinstance(entity, Mapping) else []:

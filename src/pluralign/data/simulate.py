@@ -23,6 +23,7 @@ from scipy import optimize, stats
 from pluralign.config import load_config
 from pluralign.data.corpus import load_corpus
 from pluralign.data.schema import DIMENSIONS
+from pluralign.files import file_sha256
 from pluralign.paths import project_root
 
 #: The demographic fields the simulation draws for each participant after the country, in the
@@ -350,6 +351,6 @@ def simulation_sha256(params_path: Path, corpus_path: Path, seed: int) -> str:
     """Identity of a simulated dataset: the parameters file, the corpus file and the seed."""
     digest = hashlib.sha256()
     for path in (params_path, corpus_path):
-        digest.update(hashlib.sha256(path.read_bytes()).hexdigest().encode())
+        digest.update(file_sha256(path).encode())
     digest.update(str(seed).encode())
     return digest.hexdigest()

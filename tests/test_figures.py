@@ -204,3 +204,14 @@ def test_show_whole_tables_prints_every_row_column_and_character():
             pd.set_option(name, value)
     assert "..." not in rendered
     assert rendered.count(long_text) == 80 * 25
+
+
+def test_the_books_title_and_author_are_read_from_its_config(project_root) -> None:
+    import yaml
+
+    from pluralign.labels import absolute_url, book_title_and_author
+
+    config = yaml.safe_load((project_root / "_config.yml").read_text())
+    assert book_title_and_author() == (config["title"], config["author"])
+    assert absolute_url("figures/a.png", "https://x.org/book/") == "https://x.org/book/figures/a.png"
+    assert absolute_url("figures/a.png", None) == "figures/a.png"

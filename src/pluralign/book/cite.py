@@ -13,10 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pluralign.files import file_sha256
-
-BOOK_TITLE = "Whose feedback? Pluralistic alignment, re-run"
-BOOK_AUTHOR = "The pluralign authors"
-SITE_URL_ENV = "PLURALIGN_SITE_URL"
+from pluralign.labels import SITE_URL_ENV, absolute_url, book_title_and_author
 
 
 class CitationError(LookupError):
@@ -38,19 +35,22 @@ class Citation:
 
     def plain(self) -> str:
         commit = self.commit[:12] if self.commit else "unknown commit"
+        book, author = book_title_and_author()
+        title = self.title.rstrip(".")
         return (
-            f"{BOOK_AUTHOR} ({self.year}). {self.kind.capitalize()} {self.label}: {self.title}. "
-            f"In {BOOK_TITLE}. {self.url} (file {self.file}, sha256 {self.sha256}, commit "
+            f"{author} ({self.year}). {self.kind.capitalize()} {self.label}: {title}. "
+            f"In {book}. {self.url} (file {self.file}, sha256 {self.sha256}, commit "
             f"{commit})."
         )
 
     def bibtex(self) -> str:
         key = re.sub(r"[^A-Za-z0-9]+", "-", f"pluralign-{self.label}").strip("-")
+        book, author = book_title_and_author()
         fields = {
             "title": f"{{{self.kind.capitalize()} {self.label}: {self.title}}}",
-            "author": f"{{{BOOK_AUTHOR}}}",
+            "author": f"{{{author}}}",
             "year": str(self.year),
-            "booktitle": BOOK_TITLE,
+            "booktitle": book,
             "howpublished": f"\\url{{{self.url}}}",
             "version": self.commit or "unknown",
             "note": f"file {self.file}, sha256 {self.sha256}",
@@ -59,12 +59,13 @@ class Citation:
         return f"@misc{{{key},\n{body}\n}}"
 
     def csl_json(self) -> str:
+        book, author = book_title_and_author()
         item = {
             "id": f"pluralign-{self.label}",
             "type": {"figure": "figure", "table": "dataset", "claim": "entry"}[self.kind],
             "title": f"{self.kind.capitalize()} {self.label}: {self.title}",
-            "author": [{"literal": BOOK_AUTHOR}],
-            "container-title": BOOK_TITLE,
+            "author": [{"literal": author}],
+            "container-title": book,
             "issued": {"date-parts": [[self.year]]},
             "URL": self.url,
             "version": self.commit,
@@ -77,10 +78,6 @@ class Citation:
             f"Plain text:\n{self.plain()}\n\nBibTeX:\n{self.bibtex()}\n\n"
             f"CSL-JSON:\n{self.csl_json()}\n"
         )
-
-
-def _absolute(url: str, base_url: str | None) -> str:
-    return f"{base_url.rstrip('/')}/{url}" if base_url else url
 
 
 def _checked_sha256(site: Path, relative: str, recorded: str | None) -> str:
@@ -111,7 +108,7 @@ def cite(label: str, site: Path) -> Citation:
                 label,
                 kind,
                 f"from chapter {chapter}",
-                _absolute(relative, base_url),
+                absolute_url(relative, base_url),
                 relative,
                 digest,
                 (sidecar.get("commit") or {}).get("sha"),
@@ -123,7 +120,7 @@ def cite(label: str, site: Path) -> Citation:
                 claim["id"],
                 "claim",
                 claim["statement"],
-                _absolute(f"claims.json#{claim['id']}", base_url),
+                absolute_url(f"claims.json#{claim['id']}", base_url),
                 "claims.json",
                 file_sha256(claims_path),
                 (document.get("commit") or {}).get("sha"),

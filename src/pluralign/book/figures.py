@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 import nbformat
 
 from pluralign.files import file_sha256
-from pluralign.labels import BOOK_DIR_ENV, FigureFilesError, check_label
+from pluralign.labels import BOOK_DIR_ENV, FigureFilesError, absolute_url, check_label
 
 #: The folder, in the staging tree and in the site, that holds the figure files.
 FIGURES_FOLDER = "figures"
@@ -184,9 +184,7 @@ def citation_html(label: str, page_dir: str, commit: str, base_url: str | None =
             posixpath.relpath(f"{FIGURES_FOLDER}/{label}.{extension}", page_dir or ".")
         )
 
-    shown = f"{FIGURES_FOLDER}/{label}.png"
-    if base_url:
-        shown = base_url.rstrip("/") + "/" + shown
+    shown = absolute_url(f"{FIGURES_FOLDER}/{label}.png", base_url)
     return (
         f'<p class="{CITATION_CLASS}">Cite this figure: <code>{html.escape(label)}</code>, '
         f'<a href="{href("png")}">{html.escape(shown)}</a> '

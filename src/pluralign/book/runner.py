@@ -37,6 +37,7 @@ from pluralign.book.values import check_parameter_value
 from pluralign.claims import standards
 from pluralign.config import ConfigError, load_config
 from pluralign.files import temporary_environment
+from pluralign.labels import SITE_URL_ENV
 from pluralign.parameters import (
     Parameter,
     ParameterError,
@@ -262,10 +263,6 @@ def build_html(staging: Path, output_root: Path) -> Path:
 def effective_parameters(chapter: Chapter, values: dict[str, Any]) -> dict[str, Any]:
     """What a chapter runs with: its declared defaults, overridden by the profile and `-p`."""
     return {name: parameter.default for name, parameter in chapter.parameters.items()} | values
-
-
-#: The published site's address, when the build knows it (the Pages workflow sets it).
-SITE_URL_ENV = "PLURALIGN_SITE_URL"
 
 
 def site_base_url(staging: Path) -> str | None:

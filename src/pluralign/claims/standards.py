@@ -16,12 +16,12 @@ from pluralign.claims.assess import Assessment
 from pluralign.claims.ledger import CONTRADICTED, INCONCLUSIVE, SUPPORTED, Ledger
 from pluralign.data.sources import ManifestEntry, read_manifest
 from pluralign.files import file_sha256
+from pluralign.labels import absolute_url, book_title_and_author
 
 SCHEMA_ORG = "https://schema.org"
 #: The verdict as a schema.org Rating: 1 (false) to 3 (true); "not testable" gets no review.
 RATING = {CONTRADICTED: 1, INCONCLUSIVE: 2, SUPPORTED: 3}
 BEST_RATING, WORST_RATING = 3, 1
-BOOK_AUTHOR = {"@type": "Organization", "name": "The pluralign authors"}
 PAPER = {
     "@type": "ScholarlyArticle",
     "url": "https://arxiv.org/abs/2511.14476",
@@ -38,7 +38,6 @@ CLAIM_AUTHORS: dict[str, Any] = {
         "@type": "Organization",
         "name": "A widely copied third-party summary of arXiv:2511.14476 (not its authors)",
     },
-    "this-study": BOOK_AUTHOR,
     "original-paper": {
         "@type": "Organization",
         "name": "The authors of the rating dataset's own paper (named in the claim's reliability)",
@@ -53,9 +52,9 @@ CONTENT_LICENCE = "https://creativecommons.org/licenses/by/4.0/"
 CODE_LICENCE = "https://opensource.org/licenses/MIT"
 
 
-def absolute(url: str, base_url: str | None) -> str:
-    """A site-relative URL made absolute when the site's address is known."""
-    return f"{base_url.rstrip('/')}/{url}" if base_url else url
+def book_author() -> dict[str, str]:
+    """The book's author as a schema.org Organization (`_config.yml`'s author)."""
+    return {"@type": "Organization", "name": book_title_and_author()[1]}
 
 
 def claim_reviews(
@@ -86,13 +85,13 @@ def claim_reviews(
                 "@context": SCHEMA_ORG,
                 "@type": "ClaimReview",
                 "@id": f"{assessment.page}#claimreview-{assessment.claim}-{assessment.dataset}",
-                "url": absolute(assessment.url, base_url),
+                "url": absolute_url(assessment.url, base_url),
                 "name": f"{claim.id} on {assessment.dataset}: {verdict}",
                 "claimReviewed": claim.statement,
                 "itemReviewed": {
                     "@type": "Claim",
-                    "author": CLAIM_AUTHORS.get(claim.source, BOOK_AUTHOR),
-                    "appearance": PAPER if claim.source != "this-study" else BOOK_AUTHOR,
+                    "author": CLAIM_AUTHORS.get(claim.source, book_author()),
+                    "appearance": PAPER if claim.source != "this-study" else book_author(),
                     "name": claim.id,
                 },
                 "reviewRating": {
@@ -103,7 +102,7 @@ def claim_reviews(
                     "alternateName": name,
                 },
                 "reviewBody": assessment.reason,
-                "author": BOOK_AUTHOR,
+                "author": book_author(),
                 "datePublished": published.isoformat(),
             }
         )
@@ -265,7 +264,7 @@ def ro_crate(
     root = {
         "@id": "./",
         "@type": "Dataset",
-        "name": "Whose feedback? Pluralistic alignment, re-run",
+        "name": book_title_and_author()[0],
         "description": "A reproducible re-run of arXiv:2511.14476 as a Jupyter Book: every claim "
         "beside the evidence that supports or contradicts it, with the figures, tables and "
         "claims ledger as files.",
@@ -299,7 +298,7 @@ def ro_crate(
             "object": [{"@id": entity["@id"]} for entity in external]
             + ([{"@id": "#run-store"}] if run_store else []),
         },
-        {"@id": "#authors", "@type": "Organization", "name": BOOK_AUTHOR["name"]},
+        {"@id": "#authors", "@type": "Organization", "name": book_title_and_author()[1]},
         {"@id": CONTENT_LICENCE, "@type": "CreativeWork", "name": "CC BY 4.0"},
         {"@id": CODE_LICENCE, "@type": "CreativeWork", "name": "MIT"},
         {"@id": PAPER["url"], "@type": "ScholarlyArticle", "name": PAPER["name"]},

@@ -213,5 +213,7 @@ def test_the_books_title_and_author_are_read_from_its_config(project_root) -> No
 
     config = yaml.safe_load((project_root / "_config.yml").read_text())
     assert book_title_and_author() == (config["title"], config["author"])
-    assert absolute_url("figures/a.png", "https://x.org/book/") == "https://x.org/book/figures/a.png"
+    assert (
+        absolute_url("figures/a.png", "https://x.org/book/") == "https://x.org/book/figures/a.png"
+    )
     assert absolute_url("figures/a.png", None) == "figures/a.png"

@@ -107,10 +107,9 @@ def rekey_store(root: Path | None = None, version: str | None = None) -> list[Re
     plan = plan_rekey(root, version)
     ids = {folder.name: spec.run_id for folder, spec in plan}
     stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    moved_by_id = {folder.name: spec for folder, spec in plan}
     # Other folders (runs already current, the base model's samples) may name re-keyed runs.
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if folder.name in moved_by_id:
+        if folder.name in ids:
             continue
         for path in folder.rglob("*"):
             if path.is_file():
@@ -123,14 +122,13 @@ def rekey_store(root: Path | None = None, version: str | None = None) -> list[Re
         for path in tmp.rglob("*"):
             if path.is_file() and path.name not in (store.SPEC_FILE, store.PROVENANCE_FILE):
                 _rewrite_file(path, ids)
-        old_spec = store.read_spec(folder)
         store.write_json(tmp / store.SPEC_FILE, store.spec_record(spec))
         provenance = json.loads((tmp / store.PROVENANCE_FILE).read_text())
         provenance["run_id"] = spec.run_id
         provenance.setdefault("rekeyed", []).append(
             {
                 "from_run_id": folder.name,
-                "from_code_version": old_spec.code_version,
+                "from_code_version": store.read_spec(folder).code_version,
                 "to_code_version": spec.code_version,
                 "at": stamp,
             }
